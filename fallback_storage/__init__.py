@@ -1,0 +1,7 @@
+"""Django storages that fall back through several backends, and read-only storages."""
+
+from __future__ import annotations
+
+from fallback_storage.exceptions import OperationNotImplemented, ReadOnlyStorageError
+
+__all__ = ["OperationNotImplemented", "ReadOnlyStorageError"]

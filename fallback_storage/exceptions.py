@@ -1,0 +1,38 @@
+"""Every exception the package raises of its own.
+
+Each one subclasses the builtin that callers already catch: a refused write
+is a :class:`PermissionError`, a method no backend implements is both an
+:class:`AttributeError` (the 1.x contract) and a :class:`NotImplementedError`
+(what Django code probes for, e.g. ``storage.path()`` in collectstatic).
+Configuration errors are Django's own
+:class:`~django.core.exceptions.ImproperlyConfigured`.
+"""
+
+from __future__ import annotations
+
+import errno
+
+__all__ = ["OperationNotImplemented", "ReadOnlyStorageError"]
+
+
+class ReadOnlyStorageError(PermissionError):
+    """A write was refused because the storage it would reach is read-only.
+
+    ``operation`` names what was refused (``"save"``, ``"delete"``,
+    ``"open for writing"``, an S3 operation such as ``"PutObject"``), ``name``
+    the file or key (``None`` when unknown) and ``backend`` a description of the
+    wrapped backend.
+    """
+
+    def __init__(self, message: str, *, operation: str, name: str | None, backend: str) -> None:
+        super().__init__(errno.EACCES, message)
+        self.operation = operation
+        self.name = name
+        self.backend = backend
+
+    def __str__(self) -> str:
+        return str(self.strerror)
+
+
+class OperationNotImplemented(AttributeError, NotImplementedError):
+    """No backend of a :class:`~fallback_storage.storage.FallbackStorage` implements a method."""
