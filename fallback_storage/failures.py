@@ -1,0 +1,82 @@
+"""Choose the one exception to raise when every backend failed an operation.
+
+The rules: one failure is re-raised as it is; when every backend reported
+the file missing, the caller gets a :class:`FileNotFoundError`; otherwise the
+most informative failure wins (a real error over "missing", "missing" over a
+read-only refusal). Whatever is raised carries a note for every backend's
+failure, so no layer's error is hidden.
+"""
+
+from __future__ import annotations
+
+import errno
+from collections.abc import Sequence
+from typing import NamedTuple
+
+from django.core.files.storage import Storage
+
+from fallback_storage.exceptions import ReadOnlyStorageError
+
+__all__ = ["Failure", "add_note", "combine", "is_missing", "layer"]
+
+
+class Failure(NamedTuple):
+    index: int
+    backend: Storage
+    error: Exception
+
+
+def layer(index: int, backend: object) -> str:
+    """How messages name a backend: its position and class."""
+    return f"backend {index} ({type(backend).__qualname__})"
+
+
+def add_note(error: BaseException, note: str) -> None:
+    """Attach ``note`` to ``error`` (``add_note`` is Python 3.11+)."""
+    if hasattr(error, "add_note"):
+        error.add_note(note)
+    else:  # pragma: no cover - Python 3.10
+        notes = list(getattr(error, "__notes__", []))
+        notes.append(note)
+        error.__notes__ = notes  # type: ignore[attr-defined]
+
+
+def is_missing(error: BaseException) -> bool:
+    """Whether ``error`` says the file does not exist (locally or as an S3 404)."""
+    if isinstance(error, FileNotFoundError):
+        return True
+    response = getattr(error, "response", None)
+    if isinstance(response, dict):
+        status = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        code = response.get("Error", {}).get("Code")
+        return status == 404 or code in {"404", "NoSuchKey", "NotFound"}
+    return False
+
+
+def _rank(error: Exception) -> int:
+    if isinstance(error, ReadOnlyStorageError):
+        return 0
+    if is_missing(error):
+        return 1
+    return 2
+
+
+def combine(failures: Sequence[Failure], operation: str, name: str | None) -> Exception:
+    """The exception to raise for ``operation`` after every failure in ``failures``."""
+    if len(failures) == 1:
+        only = failures[0]
+        add_note(only.error, f"{operation}() failed in {layer(only.index, only.backend)}.")
+        return only.error
+    chosen = max(failures, key=lambda failure: _rank(failure.error))
+    error = chosen.error
+    if all(is_missing(failure.error) for failure in failures) and not isinstance(
+        error, FileNotFoundError
+    ):
+        error = FileNotFoundError(errno.ENOENT, f"{name!r} is in no backend", name)
+    for failure in failures:
+        add_note(
+            error,
+            f"{operation}() failed in {layer(failure.index, failure.backend)}: "
+            f"{type(failure.error).__name__}: {failure.error}",
+        )
+    return error

@@ -1,0 +1,178 @@
+"""ReadOnlyStorage: any storage backend, with every write refused."""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime
+from typing import Any
+
+from django.core.exceptions import ImproperlyConfigured
+from django.core.files.base import File
+from django.core.files.storage import Storage
+from django.utils.deconstruct import deconstructible
+
+from fallback_storage import s3_guard
+from fallback_storage.backends import BackendEntry, build_backend, building, watch_settings
+from fallback_storage.exceptions import OperationNotImplemented, ReadOnlyStorageError
+
+__all__ = ["ReadOnlyStorage"]
+
+_OPTIONS = ("backend",)
+_WRITE_MODE_CHARACTERS = frozenset("wax+")
+_WRITE_HTTP_METHODS = frozenset({"PUT", "POST", "DELETE", "PATCH"})
+
+
+@deconstructible(path="fallback_storage.storage.ReadOnlyStorage")
+class ReadOnlyStorage(Storage):
+    """Wrap ``backend`` so that reads are delegated and every write is refused.
+
+    ``backend`` takes the same forms as a :class:`FallbackStorage` entry. A
+    refused write raises :class:`~fallback_storage.exceptions.ReadOnlyStorageError`,
+    a :class:`PermissionError`, before anything reaches the backend; inside a
+    ``FallbackStorage`` it is an ordinary failure, so the write falls through to
+    the next backend. When ``backend`` is a django-storages ``S3Storage``, its
+    boto3 clients are also restricted to read operations.
+    """
+
+    read_only = True
+
+    def __init__(self, backend: BackendEntry | None = None, **options: Any) -> None:
+        if options:
+            raise ImproperlyConfigured(
+                f"ReadOnlyStorage got unknown options {sorted(options)}; "
+                f"remove them or use one of {list(_OPTIONS)}."
+            )
+        if backend is None:
+            raise ImproperlyConfigured(
+                "ReadOnlyStorage has no 'backend' option; set it to the storage to protect "
+                "(an alias in settings.STORAGES, a dotted class path, a "
+                '{"BACKEND": ..., "OPTIONS": ...} dict or a storage instance).'
+            )
+        if isinstance(backend, (list, tuple)):
+            raise ImproperlyConfigured(
+                f"ReadOnlyStorage 'backend' must be one backend, got the list {backend!r}; "
+                f"wrap each backend in its own ReadOnlyStorage."
+            )
+        self._entry = backend
+        self._built: Storage | None = None
+        self._lock = threading.RLock()
+        watch_settings(self)
+
+    @property
+    def backend(self) -> Storage:
+        """The wrapped storage."""
+        built = self._built
+        if built is None:
+            with self._lock, building(self, "ReadOnlyStorage"):
+                if self._built is None:
+                    storage = build_backend(self._entry, "ReadOnlyStorage 'backend'")
+                    if s3_guard.is_s3_storage(storage):
+                        s3_guard.protect(storage)
+                    self._built = storage
+                built = self._built
+        return built
+
+    def _wrapped_backends(self) -> tuple[Storage, ...]:
+        return (self.backend,)
+
+    def _reset_backends(self) -> None:
+        with self._lock:
+            self._built = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_built"] = None
+        del state["_lock"]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.RLock()
+        watch_settings(self)
+
+    def __getattr__(self, attribute: str) -> Any:
+        # Non-write attributes of the wrapped backend (base_url, bucket_name,
+        # location...) stay readable through the wrapper.
+        if attribute.startswith("_"):
+            raise AttributeError(attribute)
+        return getattr(self.backend, attribute)
+
+    def _refuse(self, operation: str, name: str | None) -> ReadOnlyStorageError:
+        backend = type(self.backend).__qualname__
+        return ReadOnlyStorageError(
+            f"ReadOnlyStorage refused to {operation} {name!r} in {backend}; "
+            f"list a writable backend beside it in FallbackStorage, "
+            f"or use {backend} without ReadOnlyStorage to allow writes.",
+            operation=operation,
+            name=name,
+            backend=backend,
+        )
+
+    def _delegate(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        function = getattr(self.backend, method, None)
+        if function is None:
+            raise OperationNotImplemented(
+                f"{type(self.backend).__qualname__} has no {method}(); "
+                f"this Django version or backend does not provide it."
+            )
+        return function(*args, **kwargs)
+
+    # -- writes: refused --------------------------------------------------------
+
+    def save(self, name: str | None, content: Any, max_length: int | None = None) -> str:
+        raise self._refuse("save", name if name is not None else getattr(content, "name", None))
+
+    def _save(self, name: str, content: File[Any]) -> str:
+        raise self._refuse("save", name)
+
+    def delete(self, name: str) -> None:
+        raise self._refuse("delete", name)
+
+    def _open(self, name: str, mode: str = "rb") -> File[Any]:
+        if _WRITE_MODE_CHARACTERS.intersection(mode):
+            raise self._refuse(f"open (mode {mode!r})", name)
+        return self.backend.open(name, mode)
+
+    # -- reads: delegated -------------------------------------------------------
+
+    def exists(self, name: str) -> bool:
+        return self.backend.exists(name)
+
+    def listdir(self, path: str) -> tuple[list[str], list[str]]:
+        return self.backend.listdir(path)
+
+    def size(self, name: str) -> int:
+        return self.backend.size(name)
+
+    def path(self, name: str) -> str:
+        return self.backend.path(name)
+
+    def url(self, name: str | None, *args: Any, **kwargs: Any) -> str:
+        http_method = kwargs.get("http_method")
+        if isinstance(http_method, str) and http_method.upper() in _WRITE_HTTP_METHODS:
+            raise self._refuse(f"sign a {http_method.upper()} URL for", name)
+        return self.backend.url(name, *args, **kwargs)
+
+    def get_accessed_time(self, name: str) -> datetime:
+        return self.backend.get_accessed_time(name)
+
+    def get_created_time(self, name: str) -> datetime:
+        return self.backend.get_created_time(name)
+
+    def get_modified_time(self, name: str) -> datetime:
+        return self.backend.get_modified_time(name)
+
+    def get_valid_name(self, name: str) -> str:
+        return self.backend.get_valid_name(name)
+
+    def get_available_name(self, name: str, max_length: int | None = None) -> str:
+        return self.backend.get_available_name(name, max_length=max_length)
+
+    def get_alternative_name(self, file_root: str, file_ext: str) -> str:
+        return self.backend.get_alternative_name(file_root, file_ext)
+
+    def generate_filename(self, filename: str) -> str:
+        return self.backend.generate_filename(filename)
+
+    def is_name_available(self, name: str, max_length: int | None = None) -> bool:
+        return self._delegate("is_name_available", name, max_length=max_length)  # type: ignore[no-any-return]

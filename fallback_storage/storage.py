@@ -1,0 +1,358 @@
+"""The storages: :class:`FallbackStorage`, and :class:`ReadOnlyStorage` re-exported."""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import threading
+from collections.abc import Sequence
+from datetime import datetime
+from typing import IO, Any
+
+from django.core.exceptions import (
+    ImproperlyConfigured,
+    SuspiciousFileOperation,
+    SuspiciousOperation,
+)
+from django.core.files.base import File
+from django.core.files.storage import Storage
+from django.core.files.utils import validate_file_name
+from django.utils.deconstruct import deconstructible
+
+from fallback_storage.backends import (
+    BackendEntry,
+    build_backend,
+    building,
+    legacy_entries,
+    validate_entries,
+    watch_settings,
+)
+from fallback_storage.exceptions import OperationNotImplemented, ReadOnlyStorageError
+from fallback_storage.failures import Failure, add_note, combine, layer
+from fallback_storage.readonly import ReadOnlyStorage
+
+__all__ = ["FallbackStorage", "ReadOnlyStorage"]
+
+_OPTIONS = ("backends",)
+
+
+@deconstructible(path="fallback_storage.storage.FallbackStorage")
+class FallbackStorage(Storage):
+    """A storage that tries several backends in order; the first successful answer wins.
+
+    ``backends`` lists the backends, first tried first. Each entry is an alias
+    of ``settings.STORAGES``, a dotted path to a storage class, a
+    ``{"BACKEND": ..., "OPTIONS": {...}}`` dict or a storage instance. Without
+    it, the 1.x setting ``FALLBACK_STORAGES`` is read at first use.
+    """
+
+    def __init__(self, backends: Sequence[BackendEntry] | None = None, **options: Any) -> None:
+        if options:
+            raise ImproperlyConfigured(
+                f"FallbackStorage got unknown options {sorted(options)}; "
+                f"remove them or use one of {list(_OPTIONS)}."
+            )
+        self._entries = (
+            None if backends is None else validate_entries(backends, "FallbackStorage 'backends'")
+        )
+        self._built: tuple[Storage, ...] | None = None
+        self._lock = threading.RLock()
+        watch_settings(self)
+
+    # -- building the backends ------------------------------------------------
+
+    @property
+    def backends(self) -> tuple[Storage, ...]:
+        """The built backends, in the order they are tried."""
+        built = self._built
+        if built is None:
+            built = self._build_backends()
+        return built
+
+    def _wrapped_backends(self) -> tuple[Storage, ...]:
+        return self.backends
+
+    def _build_backends(self) -> tuple[Storage, ...]:
+        with self._lock, building(self, "FallbackStorage"):
+            if self._built is not None:
+                return self._built
+            if self._entries is None:
+                entries, label = legacy_entries("FallbackStorage"), "settings.FALLBACK_STORAGES"
+            else:
+                entries, label = self._entries, "FallbackStorage 'backends'"
+            self._built = tuple(build_backend(entry, label) for entry in entries)
+            return self._built
+
+    def _reset_backends(self) -> None:
+        with self._lock:
+            self._built = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_built"] = None
+        del state["_lock"]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.RLock()
+        watch_settings(self)
+
+    def __getattr__(self, attribute: str) -> Any:
+        # Attributes a backend has and Storage does not (location, base_url,
+        # bucket_name...) read through from the first backend that has them.
+        if attribute.startswith("_"):
+            raise AttributeError(attribute)
+        for backend in self.backends:
+            try:
+                return getattr(backend, attribute)
+            except AttributeError:
+                continue
+        raise AttributeError(
+            f"Neither FallbackStorage nor any of its backends has an attribute {attribute!r}."
+        )
+
+    @property
+    def read_only(self) -> bool:
+        """Whether every backend is read-only, so no write can succeed."""
+        return all(getattr(backend, "read_only", False) is True for backend in self.backends)
+
+    def _write_target(self) -> Storage:
+        for backend in self.backends:
+            if getattr(backend, "read_only", False) is not True:
+                return backend
+        return self.backends[0]
+
+    # -- the dispatch rule -----------------------------------------------------
+
+    def _first_success(self, method: str, name: str | None, *args: Any, **kwargs: Any) -> Any:
+        failures: list[Failure] = []
+        for index, backend in enumerate(self.backends):
+            function = getattr(backend, method, None)
+            if function is None:
+                continue
+            try:
+                return function(*args, **kwargs)
+            except SuspiciousOperation:
+                raise
+            except NotImplementedError:
+                continue
+            except Exception as error:
+                failures.append(Failure(index, backend, error))
+        if not failures:
+            raise OperationNotImplemented(
+                f"No backend of FallbackStorage implements {method}() "
+                f"({', '.join(type(b).__qualname__ for b in self.backends)}); "
+                f"add a backend that does."
+            )
+        raise combine(failures, method, name)
+
+    # -- reading -----------------------------------------------------------------
+
+    def _open(self, name: str, mode: str = "rb") -> File[Any]:
+        result: File[Any] = self._first_success("open", name, name, mode)
+        return result
+
+    def exists(self, name: str) -> bool:
+        """Whether any backend has ``name``; stops at the first that does."""
+        failures: list[Failure] = []
+        for index, backend in enumerate(self.backends):
+            try:
+                if backend.exists(name):
+                    return True
+            except SuspiciousOperation:
+                raise
+            except NotImplementedError:
+                continue
+            except Exception as error:
+                failures.append(Failure(index, backend, error))
+        if failures:
+            raise combine(failures, "exists", name)
+        return False
+
+    def listdir(self, path: str) -> tuple[list[str], list[str]]:
+        """The union of every backend's listing, each name once, in backend order."""
+        directories: dict[str, None] = {}
+        files: dict[str, None] = {}
+        missing: list[Failure] = []
+        answered = False
+        for index, backend in enumerate(self.backends):
+            try:
+                backend_directories, backend_files = backend.listdir(path)
+            except SuspiciousOperation:
+                raise
+            except NotImplementedError:
+                continue
+            except FileNotFoundError as error:
+                missing.append(Failure(index, backend, error))
+                continue
+            except Exception as error:
+                add_note(error, f"listdir() failed in {layer(index, backend)}.")
+                raise
+            answered = True
+            directories.update(dict.fromkeys(backend_directories))
+            files.update(dict.fromkeys(backend_files))
+        if answered:
+            return list(directories), list(files)
+        if missing:
+            raise combine(missing, "listdir", path)
+        return self._first_success("listdir", path, path)  # type: ignore[no-any-return]
+
+    def size(self, name: str) -> int:
+        return self._first_success("size", name, name)  # type: ignore[no-any-return]
+
+    def path(self, name: str) -> str:
+        return self._first_success("path", name, name)  # type: ignore[no-any-return]
+
+    def url(self, name: str | None, *args: Any, **kwargs: Any) -> str:
+        """The URL from the first backend that has ``name``, else from the last backend.
+
+        Extra arguments (``S3Storage.url``'s ``parameters``, ``expire``,
+        ``http_method``) are passed through.
+        """
+        *earlier, last = self.backends
+        for backend in earlier:
+            if name is not None and self._has(backend, name):
+                try:
+                    return backend.url(name, *args, **kwargs)
+                except NotImplementedError:
+                    continue
+        try:
+            return last.url(name, *args, **kwargs)
+        except NotImplementedError:
+            return self._first_success("url", name, name, *args, **kwargs)  # type: ignore[no-any-return]
+
+    def _has(self, backend: Storage, name: str) -> bool:
+        try:
+            return backend.exists(name)
+        except NotImplementedError:
+            return False
+
+    def get_accessed_time(self, name: str) -> datetime:
+        return self._first_success("get_accessed_time", name, name)  # type: ignore[no-any-return]
+
+    def get_created_time(self, name: str) -> datetime:
+        return self._first_success("get_created_time", name, name)  # type: ignore[no-any-return]
+
+    def get_modified_time(self, name: str) -> datetime:
+        return self._first_success("get_modified_time", name, name)  # type: ignore[no-any-return]
+
+    # The 1.x names.
+    def accessed_time(self, name: str) -> datetime:
+        """Alias of :meth:`get_accessed_time`, as in 1.x."""
+        return self.get_accessed_time(name)
+
+    def created_time(self, name: str) -> datetime:
+        """Alias of :meth:`get_created_time`, as in 1.x."""
+        return self.get_created_time(name)
+
+    def modified_time(self, name: str) -> datetime:
+        """Alias of :meth:`get_modified_time`, as in 1.x."""
+        return self.get_modified_time(name)
+
+    # -- names --------------------------------------------------------------------
+
+    def get_valid_name(self, name: str) -> str:
+        return self._first_success("get_valid_name", name, name)  # type: ignore[no-any-return]
+
+    def generate_filename(self, filename: str) -> str:
+        return self._first_success(  # type: ignore[no-any-return]
+            "generate_filename", filename, filename
+        )
+
+    def get_alternative_name(self, file_root: str, file_ext: str) -> str:
+        return self._first_success(  # type: ignore[no-any-return]
+            "get_alternative_name", file_root, file_root, file_ext
+        )
+
+    def is_name_available(self, name: str, max_length: int | None = None) -> bool:
+        """Whether ``name`` can be written without replacing a file of any backend.
+
+        It agrees with :meth:`get_available_name`: a name is available when no
+        backend has it (and it fits ``max_length``), or when the backend that
+        will receive the write overwrites files.
+        """
+        target = self._write_target()
+        if _overwrites(target):
+            return not (max_length and len(name) > max_length)
+        return not (max_length and len(name) > max_length) and not self.exists(name)
+
+    def get_available_name(self, name: str, max_length: int | None = None) -> str:
+        """A name that is free in every backend, so a new file never shadows an old one.
+
+        Alternatives follow the naming rule of the backend that will receive
+        the write (the first writable one). When that backend overwrites
+        files, its own answer is returned and the name is kept.
+        """
+        target = self._write_target()
+        if _overwrites(target):
+            return target.get_available_name(name, max_length=max_length)
+        name = str(name).replace("\\", "/")
+        directory, file_name = os.path.split(name)
+        if ".." in pathlib.PurePath(directory).parts:
+            raise SuspiciousFileOperation(f"Detected path traversal attempt in {directory!r}")
+        validate_file_name(file_name)
+        extension = "".join(pathlib.PurePath(file_name).suffixes)
+        root = file_name[: len(file_name) - len(extension)]
+        while not self.is_name_available(name, max_length=max_length):
+            name = os.path.join(directory, target.get_alternative_name(root, extension))
+            if max_length is not None and len(name) > max_length:
+                root = root[: len(root) - (len(name) - max_length)]
+                if not root:
+                    raise SuspiciousFileOperation(
+                        f"No free name for {name!r} fits max_length={max_length}; "
+                        f"allow a longer max_length on the file field."
+                    )
+                name = os.path.join(directory, target.get_alternative_name(root, extension))
+        return name
+
+    # -- writing ------------------------------------------------------------------
+
+    def _save(self, name: str, content: File[Any]) -> str:
+        failures: list[Failure] = []
+        for index, backend in enumerate(self.backends):
+            if failures and not _rewind(content):
+                if all(isinstance(f.error, ReadOnlyStorageError) for f in failures):
+                    pass  # a refusal reads nothing, so the content is intact
+                else:
+                    add_note(
+                        failures[-1].error,
+                        "The content cannot be rewound, so no further backend was tried.",
+                    )
+                    break
+            try:
+                return backend._save(name, content)  # type: ignore[no-any-return]
+            except SuspiciousOperation:
+                raise
+            except NotImplementedError:
+                continue
+            except Exception as error:
+                failures.append(Failure(index, backend, error))
+        if not failures:
+            raise OperationNotImplemented(
+                "No backend of FallbackStorage implements _save(); add a backend that does."
+            )
+        raise combine(failures, "save", name)
+
+    def delete(self, name: str) -> None:
+        """Delete ``name`` from the first backend that accepts the delete (the 1.x rule)."""
+        self._first_success("delete", name, name)
+
+
+def _overwrites(storage: Storage) -> bool:
+    """Whether ``storage`` replaces an existing file on save instead of renaming."""
+    return (
+        getattr(storage, "_allow_overwrite", False) is True
+        or getattr(storage, "file_overwrite", False) is True
+    )
+
+
+def _rewind(content: IO[Any] | File[Any]) -> bool:
+    try:
+        seekable = getattr(content, "seekable", None)
+        if seekable is not None and not seekable():
+            return False
+        content.seek(0)
+    except (AttributeError, OSError, ValueError):
+        return False
+    return True
