@@ -3,5 +3,6 @@
 from __future__ import annotations
 
 from fallback_storage.exceptions import OperationNotImplemented, ReadOnlyStorageError
+from fallback_storage.storage import FallbackStorage, ReadOnlyStorage
 
-__all__ = ["OperationNotImplemented", "ReadOnlyStorageError"]
+__all__ = ["FallbackStorage", "OperationNotImplemented", "ReadOnlyStorage", "ReadOnlyStorageError"]
