@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import errno
 
-__all__ = ["OperationNotImplemented", "ReadOnlyStorageError"]
+from django.core.exceptions import SuspiciousFileOperation
+
+__all__ = ["OperationNotImplemented", "ReadOnlyStorageError", "SuspiciousFileName"]
 
 
 class ReadOnlyStorageError(PermissionError):
@@ -36,3 +38,13 @@ class ReadOnlyStorageError(PermissionError):
 
 class OperationNotImplemented(AttributeError, NotImplementedError):
     """No backend of a :class:`~fallback_storage.storage.FallbackStorage` implements a method."""
+
+
+class SuspiciousFileName(SuspiciousFileOperation, ValueError):
+    """A file name was refused before any backend saw it (NUL byte, ``..``, absolute path).
+
+    It is a :class:`~django.core.exceptions.SuspiciousFileOperation`, so
+    Django answers a request that triggers it with a 400, as it does for
+    ``FileSystemStorage``'s own path traversal errors, and a :class:`ValueError`,
+    which ``FileSystemStorage`` raises for a NUL byte.
+    """

@@ -29,6 +29,7 @@ from fallback_storage.backends import (
 )
 from fallback_storage.exceptions import OperationNotImplemented, ReadOnlyStorageError
 from fallback_storage.failures import Failure, add_note, combine, layer
+from fallback_storage.names import check_name
 from fallback_storage.readonly import ReadOnlyStorage
 
 __all__ = ["FallbackStorage", "ReadOnlyStorage"]
@@ -57,7 +58,16 @@ class FallbackStorage(Storage):
         )
         self._built: tuple[Storage, ...] | None = None
         self._lock = threading.RLock()
+        self._start_reservations()
         watch_settings(self)
+
+    def _start_reservations(self) -> None:
+        # Names handed out by get_available_name() to saves still in progress,
+        # so two concurrent saves never get the same name from a write target
+        # that overwrites on _save() (InMemoryStorage, S3Storage).
+        self._reserved: set[str] = set()
+        self._reservation_lock = threading.Lock()
+        self._saving = threading.local()
 
     # -- building the backends ------------------------------------------------
 
@@ -90,12 +100,14 @@ class FallbackStorage(Storage):
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
         state["_built"] = None
-        del state["_lock"]
+        for unpicklable in ("_lock", "_reserved", "_reservation_lock", "_saving"):
+            del state[unpicklable]
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self._lock = threading.RLock()
+        self._start_reservations()
         watch_settings(self)
 
     def __getattr__(self, attribute: str) -> Any:
@@ -150,11 +162,13 @@ class FallbackStorage(Storage):
     # -- reading -----------------------------------------------------------------
 
     def _open(self, name: str, mode: str = "rb") -> File[Any]:
+        check_name(name, "open", "FallbackStorage")
         result: File[Any] = self._first_success("open", name, name, mode)
         return result
 
     def exists(self, name: str) -> bool:
         """Whether any backend has ``name``; stops at the first that does."""
+        check_name(name, "exists", "FallbackStorage")
         failures: list[Failure] = []
         for index, backend in enumerate(self.backends):
             try:
@@ -172,6 +186,7 @@ class FallbackStorage(Storage):
 
     def listdir(self, path: str) -> tuple[list[str], list[str]]:
         """The union of every backend's listing, each name once, in backend order."""
+        check_name(path, "listdir", "FallbackStorage")
         directories: dict[str, None] = {}
         files: dict[str, None] = {}
         missing: list[Failure] = []
@@ -199,9 +214,11 @@ class FallbackStorage(Storage):
         return self._first_success("listdir", path, path)  # type: ignore[no-any-return]
 
     def size(self, name: str) -> int:
+        check_name(name, "size", "FallbackStorage")
         return self._first_success("size", name, name)  # type: ignore[no-any-return]
 
     def path(self, name: str) -> str:
+        check_name(name, "path", "FallbackStorage")
         return self._first_success("path", name, name)  # type: ignore[no-any-return]
 
     def url(self, name: str | None, *args: Any, **kwargs: Any) -> str:
@@ -210,6 +227,7 @@ class FallbackStorage(Storage):
         Extra arguments (``S3Storage.url``'s ``parameters``, ``expire``,
         ``http_method``) are passed through.
         """
+        check_name(name, "url", "FallbackStorage")
         *earlier, last = self.backends
         for backend in earlier:
             if name is not None and self._has(backend, name):
@@ -229,12 +247,15 @@ class FallbackStorage(Storage):
             return False
 
     def get_accessed_time(self, name: str) -> datetime:
+        check_name(name, "get_accessed_time", "FallbackStorage")
         return self._first_success("get_accessed_time", name, name)  # type: ignore[no-any-return]
 
     def get_created_time(self, name: str) -> datetime:
+        check_name(name, "get_created_time", "FallbackStorage")
         return self._first_success("get_created_time", name, name)  # type: ignore[no-any-return]
 
     def get_modified_time(self, name: str) -> datetime:
+        check_name(name, "get_modified_time", "FallbackStorage")
         return self._first_success("get_modified_time", name, name)  # type: ignore[no-any-return]
 
     # The 1.x names.
@@ -294,7 +315,7 @@ class FallbackStorage(Storage):
         validate_file_name(file_name)
         extension = "".join(pathlib.PurePath(file_name).suffixes)
         root = file_name[: len(file_name) - len(extension)]
-        while not self.is_name_available(name, max_length=max_length):
+        while not (self.is_name_available(name, max_length=max_length) and self._reserve(name)):
             name = os.path.join(directory, target.get_alternative_name(root, extension))
             if max_length is not None and len(name) > max_length:
                 root = root[: len(root) - (len(name) - max_length)]
@@ -306,9 +327,31 @@ class FallbackStorage(Storage):
                 name = os.path.join(directory, target.get_alternative_name(root, extension))
         return name
 
+    def _reserve(self, name: str) -> bool:
+        """Claim ``name`` for the save running in this thread; False if another save has it."""
+        with self._reservation_lock:
+            if name in self._reserved:
+                return False
+            claimed: list[str] | None = getattr(self._saving, "claimed", None)
+            if claimed is not None:
+                self._reserved.add(name)
+                claimed.append(name)
+            return True
+
     # -- writing ------------------------------------------------------------------
 
+    def save(self, name: str | None, content: Any, max_length: int | None = None) -> str:
+        """Save ``content`` under a free name, holding that name until the write is done."""
+        self._saving.claimed = []
+        try:
+            return super().save(name, content, max_length=max_length)
+        finally:
+            with self._reservation_lock:
+                self._reserved.difference_update(self._saving.claimed)
+            self._saving.claimed = None
+
     def _save(self, name: str, content: File[Any]) -> str:
+        check_name(name, "save", "FallbackStorage")
         failures: list[Failure] = []
         for index, backend in enumerate(self.backends):
             if failures and not _rewind(content):
@@ -336,6 +379,13 @@ class FallbackStorage(Storage):
 
     def delete(self, name: str) -> None:
         """Delete ``name`` from the first backend that accepts the delete (the 1.x rule)."""
+        check_name(name, "delete", "FallbackStorage")
+        if not name:
+            # FileSystemStorage refuses an empty name but InMemoryStorage and S3
+            # take it, so without this the delete would fall through to them.
+            raise ValueError(
+                "FallbackStorage.delete() got an empty file name; pass the name of the file to delete."
+            )
         self._first_success("delete", name, name)
 
 
