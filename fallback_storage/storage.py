@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import pathlib
 import threading
@@ -33,6 +34,8 @@ from fallback_storage.names import check_name
 from fallback_storage.readonly import ReadOnlyStorage
 
 __all__ = ["FallbackStorage", "ReadOnlyStorage"]
+
+logger = logging.getLogger(__name__)
 
 _OPTIONS = ("backends",)
 
@@ -313,9 +316,12 @@ class FallbackStorage(Storage):
         if ".." in pathlib.PurePath(directory).parts:
             raise SuspiciousFileOperation(f"Detected path traversal attempt in {directory!r}")
         validate_file_name(file_name)
+        check_name(name, "get_available_name", "FallbackStorage")
         extension = "".join(pathlib.PurePath(file_name).suffixes)
         root = file_name[: len(file_name) - len(extension)]
-        while not (self.is_name_available(name, max_length=max_length) and self._reserve(name)):
+        renamed = False
+        while not self._can_take(name, max_length, renamed):
+            renamed = True
             name = os.path.join(directory, target.get_alternative_name(root, extension))
             if max_length is not None and len(name) > max_length:
                 root = root[: len(root) - (len(name) - max_length)]
@@ -326,6 +332,40 @@ class FallbackStorage(Storage):
                     )
                 name = os.path.join(directory, target.get_alternative_name(root, extension))
         return name
+
+    def _can_take(self, name: str, max_length: int | None, renamed: bool) -> bool:
+        # Like is_name_available(), but a read-only backend that cannot answer
+        # (production down, throttled, forbidden) does not stop a local write:
+        # its answer is unknown, so the name given is not taken as it is, in
+        # case it exists there, and the first alternative name (which carries a
+        # random suffix in Django's rule) is.
+        if max_length and len(name) > max_length:
+            return False
+        unknown = False
+        for index, backend in enumerate(self.backends):
+            try:
+                if backend.exists(name):
+                    return False
+            except SuspiciousOperation:
+                raise
+            except NotImplementedError:
+                continue
+            except Exception as error:
+                if getattr(backend, "read_only", False) is not True:
+                    add_note(error, f"exists() failed in {layer(index, backend)}.")
+                    raise
+                logger.warning(
+                    "FallbackStorage could not tell whether %r exists in %s (%s: %s); "
+                    "choosing a name that cannot clash with it.",
+                    name,
+                    layer(index, backend),
+                    type(error).__name__,
+                    error,
+                )
+                unknown = True
+        if unknown and not renamed:
+            return False
+        return self._reserve(name)
 
     def _reserve(self, name: str) -> bool:
         """Claim ``name`` for the save running in this thread; False if another save has it."""
