@@ -8,6 +8,7 @@ closes itself after ``LIFETIME`` seconds even if a test forgets to.
 from __future__ import annotations
 
 import http.client
+import logging
 import socket
 import threading
 from collections.abc import Callable
@@ -140,6 +141,7 @@ def _handler_for(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
 
 
 def start_moto() -> tuple[ThreadedMotoServer, tuple[str, int]]:
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     return server, server.get_host_and_port()
