@@ -341,6 +341,20 @@ class FallbackStorage(Storage):
         # random suffix in Django's rule) is.
         if max_length and len(name) > max_length:
             return False
+        # Claim the name before looking for it: a save that held it has written
+        # its file before letting it go, so the look below then finds the file.
+        if not self._reserve(name):
+            return False
+        try:
+            free = self._free(name, renamed)
+        except BaseException:
+            self._release(name)
+            raise
+        if not free:
+            self._release(name)
+        return free
+
+    def _free(self, name: str, renamed: bool) -> bool:
         unknown = False
         for index, backend in enumerate(self.backends):
             try:
@@ -363,9 +377,7 @@ class FallbackStorage(Storage):
                     error,
                 )
                 unknown = True
-        if unknown and not renamed:
-            return False
-        return self._reserve(name)
+        return not (unknown and not renamed)
 
     def _reserve(self, name: str) -> bool:
         """Claim ``name`` for the save running in this thread; False if another save has it."""
@@ -377,6 +389,13 @@ class FallbackStorage(Storage):
                 self._reserved.add(name)
                 claimed.append(name)
             return True
+
+    def _release(self, name: str) -> None:
+        claimed: list[str] | None = getattr(self._saving, "claimed", None)
+        if claimed is not None and name in claimed:
+            with self._reservation_lock:
+                self._reserved.discard(name)
+            claimed.remove(name)
 
     # -- writing ------------------------------------------------------------------
 
