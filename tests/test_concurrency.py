@@ -150,20 +150,22 @@ def test_concurrent_saves_reads_lists_and_deletes_lose_nothing(
 
 
 def test_get_available_name_never_hands_the_same_name_to_two_running_saves() -> None:
-    target = InMemoryStorage()
-    storage = FallbackStorage([target])
     started = threading.Barrier(THREADS)
+
+    class SlowUploadStorage(InMemoryStorage):
+        # Like S3Storage: the file exists only once the upload is done, and
+        # every upload here waits until all saves have chosen their names.
+        def _save(self, name: str, content: Any) -> str:
+            started.wait(timeout=30)
+            return super()._save(name, content)  # type: ignore[no-any-return]
+
+    target = SlowUploadStorage()
+    storage = FallbackStorage([target])
     names: list[str] = []
     lock = threading.Lock()
 
-    class SlowContent(ContentFile):  # type: ignore[type-arg]
-        def chunks(self, chunk_size: int | None = None) -> Iterator[bytes]:
-            # Every save holds its name while the others choose theirs.
-            started.wait(timeout=30)
-            yield from super().chunks(chunk_size)
-
     def save(index: int) -> None:
-        name = storage.save("same.txt", SlowContent(f"{index}".encode()))
+        name = storage.save("same.txt", ContentFile(f"{index}".encode()))
         with lock:
             names.append(name)
 
