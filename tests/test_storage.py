@@ -5,12 +5,11 @@ from __future__ import annotations
 import errno
 import io
 import os
-from pathlib import Path
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import boto3
-
 import django
 import pytest
 from django.core.exceptions import SuspiciousFileOperation
@@ -323,9 +322,7 @@ def test_save_does_not_retry_content_that_cannot_be_rewound(
         storage.save("data.bin", File(Unseekable(), name="data.bin"))
 
     assert caught.value.errno == errno.ENOSPC
-    assert "The content cannot be rewound, so no further backend was tried." in notes(
-        caught.value
-    )
+    assert "The content cannot be rewound, so no further backend was tried." in notes(caught.value)
     assert not local.exists("data.bin")
 
 
