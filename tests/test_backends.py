@@ -10,7 +10,8 @@ from pathlib import Path
 import django
 import pytest
 from django.core.exceptions import ImproperlyConfigured
-from django.core.files.storage import FileSystemStorage, InMemoryStorage, storages
+from django.core.files.base import ContentFile
+from django.core.files.storage import FileSystemStorage, InMemoryStorage, Storage, storages
 from django.test import override_settings
 
 from fallback_storage.storage import FallbackStorage, ReadOnlyStorage
@@ -78,7 +79,7 @@ def test_storages_setting_configures_a_fallback_storage(local_dir: Path, prod_di
         assert isinstance(default, FallbackStorage)
         with default.open("p.txt") as handle:
             assert handle.read() == b"prod"
-        name = default.save("new.txt", django.core.files.base.ContentFile(b"new"))
+        name = default.save("new.txt", ContentFile(b"new"))
         assert (local_dir / name).read_bytes() == b"new"
         assert not (prod_dir / name).exists()
 
@@ -203,7 +204,7 @@ def test_backend_attributes_read_through_from_the_first_backend_that_has_them(
 def test_assigning_an_attribute_is_not_passed_through(local: FileSystemStorage) -> None:
     storage = FallbackStorage(backends=[local])
 
-    storage.base_url = "/elsewhere/"
+    storage.base_url = "/elsewhere/"  # type: ignore[attr-defined]
 
     assert storage.base_url == "/elsewhere/"
     assert local.base_url == "/local/"
@@ -212,11 +213,12 @@ def test_assigning_an_attribute_is_not_passed_through(local: FileSystemStorage) 
 # -- configuration errors -------------------------------------------------------------
 
 
-def error_of(storage: FallbackStorage | ReadOnlyStorage) -> str:
+def error_of(storage: Storage) -> str:
     with pytest.raises(ImproperlyConfigured) as caught:
         if isinstance(storage, FallbackStorage):
             storage.backends  # noqa: B018
         else:
+            assert isinstance(storage, ReadOnlyStorage)
             storage.backend  # noqa: B018
     return str(caught.value)
 
@@ -226,7 +228,7 @@ def test_fallback_storages_missing() -> None:
         from django.conf import settings
 
         if hasattr(settings, "FALLBACK_STORAGES"):
-            del settings.FALLBACK_STORAGES
+            del settings.FALLBACK_STORAGES  # type: ignore[misc]
         assert error_of(FallbackStorage()) == (
             "FallbackStorage has no 'backends' option and settings.FALLBACK_STORAGES is "
             'missing; set STORAGES[...]["OPTIONS"]["backends"] or FALLBACK_STORAGES to a list '
@@ -260,7 +262,7 @@ def test_backends_option_empty_or_not_a_list() -> None:
         '{"BACKEND": ..., "OPTIONS": ...} dict or a storage instance).'
     )
     with pytest.raises(ImproperlyConfigured) as caught:
-        FallbackStorage(backends="local")  # type: ignore[arg-type]
+        FallbackStorage(backends="local")
     assert str(caught.value) == (
         "FallbackStorage 'backends' must be a list of backends, got 'local'; "
         "wrap it in a list, e.g. ['local']."

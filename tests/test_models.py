@@ -9,6 +9,7 @@ import pytest
 from django.core.files.base import ContentFile
 from django.core.management import call_command
 from django.db.migrations.writer import MigrationWriter
+from django.db.models import FileField
 from testapp.models import Document
 
 from fallback_storage.storage import FallbackStorage
@@ -33,12 +34,14 @@ def test_a_file_field_saves_reopens_replaces_and_deletes_through_fallback_storag
     # An upload under the same name must not shadow the production file.
     uploaded = Document(file=ContentFile(b"uploaded", name="copied.txt"))
     uploaded.save()
+    assert uploaded.file.name is not None
     assert uploaded.file.name != "documents/copied.txt"
     assert (local_dir / uploaded.file.name).read_bytes() == b"uploaded"
     assert uploaded.file.url == f"/local/{uploaded.file.name}"
 
     # Replace the upload's file with new content.
     old_name = uploaded.file.name
+    assert old_name is not None
     uploaded.file.save("replacement.txt", ContentFile(b"replaced"))
     uploaded.refresh_from_db()
     assert uploaded.file.name == "documents/replacement.txt"
@@ -48,7 +51,7 @@ def test_a_file_field_saves_reopens_replaces_and_deletes_through_fallback_storag
 
     uploaded.file.delete()
     assert not (local_dir / "documents" / "replacement.txt").exists()
-    assert uploaded.file.name is None
+    assert not uploaded.file
 
     # Production is untouched throughout.
     assert sorted(p.name for p in (prod_dir / "documents").iterdir()) == ["copied.txt"]
@@ -56,7 +59,10 @@ def test_a_file_field_saves_reopens_replaces_and_deletes_through_fallback_storag
 
 
 def test_the_storage_serializes_into_a_migration_and_loads_back() -> None:
-    storage = Document._meta.get_field("file").storage
+    field = Document._meta.get_field("file")
+    assert isinstance(field, FileField)
+    storage = field.storage
+    assert isinstance(storage, FallbackStorage)
     source, imports = MigrationWriter.serialize(storage)
 
     assert source == "fallback_storage.storage.FallbackStorage(backends=['local', 'prod'])"
