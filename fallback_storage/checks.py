@@ -84,7 +84,7 @@ def check_legacy_settings(
         return []
     messages: list[checks.CheckMessage] = []
     default_backend = settings.STORAGES.get("default", {}).get("BACKEND")
-    if settings.is_overridden("DEFAULT_FILE_STORAGE"):
+    if hasattr(settings, "DEFAULT_FILE_STORAGE"):
         legacy = getattr(settings, "DEFAULT_FILE_STORAGE", None)
         messages.append(
             checks.Warning(
@@ -96,7 +96,7 @@ def check_legacy_settings(
                 id="fallback_storage.W002",
             )
         )
-    if settings.is_overridden("FALLBACK_STORAGES") and not _reads_fallback_storages():
+    if hasattr(settings, "FALLBACK_STORAGES") and not _reads_fallback_storages():
         entries = getattr(settings, "FALLBACK_STORAGES", None)
         messages.append(
             checks.Warning(
@@ -131,7 +131,7 @@ def _package_class(config: object) -> type[Storage] | None:
 def _reads_fallback_storages() -> bool:
     for config in settings.STORAGES.values():
         storage_class = _package_class(config)
-        options = config.get("OPTIONS") or {}
+        options: Any = config.get("OPTIONS") or {}
         if (
             storage_class is not None
             and issubclass(storage_class, FallbackStorage)

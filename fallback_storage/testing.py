@@ -179,11 +179,11 @@ def _install() -> None:
     current = BaseClient.__dict__["_make_api_call"]
     if current is not _make_api_call:
         _original = current
-        BaseClient._make_api_call = _make_api_call  # type: ignore[method-assign]
+        setattr(BaseClient, "_make_api_call", _make_api_call)  # noqa: B010
     current = TransferManager.__dict__["_get_future_with_components"]
     if current is not _get_future_with_components:
         _original_transfer = current
-        TransferManager._get_future_with_components = _get_future_with_components  # type: ignore[method-assign]
+        setattr(TransferManager, "_get_future_with_components", _get_future_with_components)  # noqa: B010
 
 
 def _uninstall() -> None:
@@ -193,10 +193,10 @@ def _uninstall() -> None:
     # If someone patched a method after us, leave theirs (and ours under it)
     # in place: with no guard active ours only passes calls through.
     if _original is not None and BaseClient.__dict__["_make_api_call"] is _make_api_call:
-        BaseClient._make_api_call = _original  # type: ignore[method-assign]
+        setattr(BaseClient, "_make_api_call", _original)  # noqa: B010
     transfer = TransferManager.__dict__["_get_future_with_components"]
     if _original_transfer is not None and transfer is _get_future_with_components:
-        TransferManager._get_future_with_components = _original_transfer  # type: ignore[method-assign]
+        setattr(TransferManager, "_get_future_with_components", _original_transfer)  # noqa: B010
 
 
 def _get_future_with_components(manager: Any, call_args: Any) -> Any:
