@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import os
 import threading
 from collections.abc import Callable
 from datetime import datetime
@@ -212,7 +213,7 @@ class ReadOnlyStorage(Storage):
     def get_alternative_name(self, file_root: str, file_ext: str) -> str:
         return self.backend.get_alternative_name(file_root, file_ext)
 
-    def generate_filename(self, filename: str) -> str:
+    def generate_filename(self, filename: str | os.PathLike[str]) -> str:
         return self.backend.generate_filename(filename)
 
     def is_name_available(self, name: str, max_length: int | None = None) -> bool:

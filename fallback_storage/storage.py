@@ -279,9 +279,9 @@ class FallbackStorage(Storage):
     def get_valid_name(self, name: str) -> str:
         return self._first_success("get_valid_name", name, name)  # type: ignore[no-any-return]
 
-    def generate_filename(self, filename: str) -> str:
+    def generate_filename(self, filename: str | os.PathLike[str]) -> str:
         return self._first_success(  # type: ignore[no-any-return]
-            "generate_filename", filename, filename
+            "generate_filename", str(filename), filename
         )
 
     def get_alternative_name(self, file_root: str, file_ext: str) -> str:
@@ -423,7 +423,7 @@ class FallbackStorage(Storage):
                     )
                     break
             try:
-                return backend._save(name, content)  # type: ignore[no-any-return]
+                return backend._save(name, content)  # type: ignore[attr-defined,no-any-return]
             except SuspiciousOperation:
                 raise
             except NotImplementedError:
@@ -443,7 +443,8 @@ class FallbackStorage(Storage):
             # FileSystemStorage refuses an empty name but InMemoryStorage and S3
             # take it, so without this the delete would fall through to them.
             raise ValueError(
-                "FallbackStorage.delete() got an empty file name; pass the name of the file to delete."
+                "FallbackStorage.delete() got an empty file name; "
+                "pass the name of the file to delete."
             )
         self._first_success("delete", name, name)
 

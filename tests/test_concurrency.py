@@ -65,9 +65,7 @@ def production() -> Iterator[ReadOnlyStorage]:
     server.stop()
 
 
-def build(
-    options: dict[str, Any], local_dir: Path, production: ReadOnlyStorage
-) -> FallbackStorage:
+def build(options: dict[str, Any], local_dir: Path, production: ReadOnlyStorage) -> FallbackStorage:
     disk = FileSystemStorage(location=str(local_dir))
     disk.save("disk/only.txt", ContentFile(b"disk bytes"))
     try:
@@ -157,7 +155,7 @@ def test_get_available_name_never_hands_the_same_name_to_two_running_saves() -> 
         # every upload here waits until all saves have chosen their names.
         def _save(self, name: str, content: Any) -> str:
             started.wait(timeout=30)
-            return super()._save(name, content)  # type: ignore[no-any-return]
+            return super()._save(name, content)  # type: ignore[misc,no-any-return]
 
     target = SlowUploadStorage()
     storage = FallbackStorage([target])

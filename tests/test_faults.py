@@ -9,9 +9,9 @@ land on local disk, errors name the failing layer and nothing hangs.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import boto3
 import pytest
@@ -87,13 +87,18 @@ def notes(error: BaseException) -> list[str]:
     return list(getattr(error, "__notes__", []))
 
 
-# What each fault raises when it reaches the user.
-FAULTS: dict[str, tuple[Callable[[FaultProxy], None], type[Exception]]] = {
-    "slow": (lambda p: (setattr(p, "mode", "delay"), setattr(p, "delay", 3.0)), Exception),
-    "drop": (lambda p: setattr(p, "mode", "drop"), ConnectionClosedError),
-    "500": (lambda p: (setattr(p, "mode", "status"), setattr(p, "status", 500)), ClientError),
-    "503": (lambda p: (setattr(p, "mode", "status"), setattr(p, "status", 503)), ClientError),
+# How to set the proxy up for each fault, and what the fault raises when it reaches the user.
+FAULTS: dict[str, tuple[dict[str, Any], type[Exception]]] = {
+    "slow": ({"mode": "delay", "delay": 3.0}, Exception),
+    "drop": ({"mode": "drop"}, ConnectionClosedError),
+    "500": ({"mode": "status", "status": 500}, ClientError),
+    "503": ({"mode": "status", "status": 503}, ClientError),
 }
+
+
+def inject(proxy: FaultProxy, fault: str) -> None:
+    for attribute, value in FAULTS[fault][0].items():
+        setattr(proxy, attribute, value)
 
 
 def test_the_proxy_passes_production_through_when_healthy(
@@ -109,9 +114,8 @@ def test_the_proxy_passes_production_through_when_healthy(
 def test_under_a_production_fault_local_files_and_writes_keep_working(
     fault: str, local_dir: Path, proxy: FaultProxy, caplog: pytest.LogCaptureFixture
 ) -> None:
-    inject, raised = FAULTS[fault]
     storage = layered(local_dir, proxy.endpoint_url)
-    inject(proxy)
+    inject(proxy, fault)
 
     def work() -> None:
         assert read(storage, "local.txt") == b"local bytes"
@@ -133,20 +137,23 @@ def test_under_a_production_fault_local_files_and_writes_keep_working(
 
 
 @pytest.mark.parametrize("fault", sorted(FAULTS))
-def test_a_production_fault_reaches_the_user_naming_the_layer_and_is_retried_a_bounded_number_of_times(
+def test_a_production_fault_reaches_the_user_naming_the_layer_after_bounded_retries(
     fault: str, local_dir: Path, proxy: FaultProxy
 ) -> None:
-    inject, raised = FAULTS[fault]
+    raised = FAULTS[fault][1]
     storage = layered(local_dir, proxy.endpoint_url)
-    inject(proxy)
+    inject(proxy, fault)
 
     with pytest.raises(raised) as caught:
         finishes_within(HANG, lambda: storage.open("prod.txt"))
 
     assert notes(caught.value)[0].startswith("open() failed in backend 0 (FileSystemStorage): ")
-    assert notes(caught.value)[1].startswith(
-        f"open() failed in backend 1 (ReadOnlyStorage(S3Storage)): {raised.__name__}"
-    ) or raised is Exception
+    assert (
+        notes(caught.value)[1].startswith(
+            f"open() failed in backend 1 (ReadOnlyStorage(S3Storage)): {raised.__name__}"
+        )
+        or raised is Exception
+    )
     # One HEAD per attempt, and no more attempts than the client config allows.
     assert 1 <= len(proxy.requests) <= MAX_ATTEMPTS
 
@@ -219,7 +226,7 @@ def test_forbidden_as_missing_leaves_other_errors_alone(local_dir: Path, proxy: 
 @pytest.mark.parametrize("value", ["yes", 1, None])
 def test_forbidden_as_missing_must_be_a_bool(value: object) -> None:
     with pytest.raises(ImproperlyConfigured) as caught:
-        ReadOnlyStorage(FileSystemStorage(), forbidden_as_missing=value)
+        ReadOnlyStorage(FileSystemStorage(), forbidden_as_missing=cast(bool, value))
 
     assert str(caught.value) == (
         f"ReadOnlyStorage 'forbidden_as_missing' must be True or False, got {value!r}; "
@@ -228,7 +235,9 @@ def test_forbidden_as_missing_must_be_a_bool(value: object) -> None:
 
 
 def test_forbidden_as_missing_deconstructs() -> None:
-    storage = ReadOnlyStorage("django.core.files.storage.InMemoryStorage", forbidden_as_missing=True)
+    storage = ReadOnlyStorage(
+        "django.core.files.storage.InMemoryStorage", forbidden_as_missing=True
+    )
 
     path, args, kwargs = storage.deconstruct()
 

@@ -49,7 +49,15 @@ NAMES = {
     "case": "a.txt",  # only "A.txt" exists
     "control": "tab\there.txt",
 }
-SUSPICIOUS = ["dotdot", "dotdot-inside", "dotdot-alone", "absolute", "nul", "nul-dir", "backslash-dotdot"]
+SUSPICIOUS = [
+    "dotdot",
+    "dotdot-inside",
+    "dotdot-alone",
+    "absolute",
+    "nul",
+    "nul-dir",
+    "backslash-dotdot",
+]
 
 READS: dict[str, Callable[[Storage, str], Any]] = {
     "exists": lambda s, n: s.exists(n),
@@ -124,9 +132,13 @@ def test_a_write_gives_djangos_answer_or_a_clear_error(
     if via_fallback == direct:
         return
     # Where the answers differ, the package refused the name, for a reason.
-    assert label in SUSPICIOUS or (label == "empty" and operation == "delete"), (direct, via_fallback)
+    assert label in SUSPICIOUS or (label == "empty" and operation == "delete"), (
+        direct,
+        via_fallback,
+    )
     assert via_fallback in (SuspiciousFileName, ValueError)
-    assert issubclass(via_fallback, ValueError)  # type: ignore[arg-type]
+    assert isinstance(via_fallback, type)
+    assert issubclass(via_fallback, ValueError)
 
 
 def test_names_differing_only_in_case_are_different_files(local: FileSystemStorage) -> None:
@@ -260,7 +272,7 @@ def test_any_name_in_any_order_is_saved_and_read_back_or_refused_and_production_
 ) -> None:
     production.requests.clear()
     with tempfile.TemporaryDirectory() as root:
-        built = {
+        built: dict[str, Storage] = {
             "filesystem": FileSystemStorage(location=root),
             "memory": InMemoryStorage(),
             "production": prod,
