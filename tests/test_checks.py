@@ -11,7 +11,7 @@ import pytest
 from django.core.checks import CheckMessage, run_checks
 from django.test import override_settings
 from moto import mock_aws
-from storages.backends.s3 import S3Storage  # type: ignore[import-untyped]
+from storages.backends.s3 import S3Storage
 
 from fallback_storage import checks, s3_guard
 
