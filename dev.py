@@ -29,7 +29,7 @@ VENV = ROOT / ".venv"
 # Python looks for a pyvenv.cfg beside its executable and one level up.
 PYTHONS = VENV / "pythons" / "bin"
 SUPPORTED_MINORS = ("3.10", "3.11", "3.12", "3.13")
-TOX_REQUIREMENT = "tox>=4.22"
+TOX_REQUIREMENT = "tox>=4.67"
 
 
 def venv_bin(name: str) -> Path:
