@@ -113,11 +113,15 @@ def main(argv: list[str]) -> int:
     except KeyboardInterrupt:
         return 0
     finally:
+        # Ctrl+C reaches tox too, which interrupts its command again, then kills it
+        # half a second later: ignore the repeats and remove the state directory first.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         say("stopping")
-        production.set_current(None)
-        prod.stop()
         if temporary:
             shutil.rmtree(state_dir, ignore_errors=True)
+        production.set_current(None)
+        prod.stop()
 
 
 def make_server(host: str, port: int) -> Any:

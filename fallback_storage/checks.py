@@ -35,7 +35,7 @@ IGNORES_DEFAULT_FILE_STORAGE = django.VERSION >= (5, 1)
 
 
 def s3_guard_is_on(storage: object) -> bool:
-    """Whether :func:`fallback_storage.s3_guard.protect` guards this ``S3Storage``'s clients."""
+    """Whether ``fallback_storage.s3_guard.protect()`` guards this ``S3Storage``'s clients."""
     # protect() swaps the instance's session factory for a guarded one.
     return s3_guard.is_s3_storage(storage) and isinstance(
         vars(storage).get("_create_session"), s3_guard._GuardedSessionFactory

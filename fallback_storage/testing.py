@@ -3,7 +3,7 @@
 * :class:`BucketGuard` (context manager and decorator): while active, every S3
   request that any boto3 client in the process sends to the named buckets is
   seen, clients created before it was entered included. A request that is not
-  a read (:func:`fallback_storage.s3_guard.read_only_operations`) is refused
+  a read (``fallback_storage.s3_guard.read_only_operations()``) is refused
   before it is sent, and leaving the guard raises
   :class:`~fallback_storage.exceptions.BucketTouchedError` with every such
   request, its key and the line of code it came from, even when the code under
@@ -40,7 +40,7 @@ from fallback_storage.exceptions import (
 from fallback_storage.s3_guard import read_only_operations
 
 if TYPE_CHECKING:
-    from mypy_boto3_s3 import S3Client
+    import mypy_boto3_s3
 
 __all__ = [
     "BucketGuard",
@@ -301,11 +301,13 @@ class BucketSnapshot:
     bucket: str
     prefix: str
     objects: Mapping[str, ObjectState]
-    client: S3Client | None = dataclasses.field(default=None, compare=False, repr=False)
+    client: mypy_boto3_s3.S3Client | None = dataclasses.field(
+        default=None, compare=False, repr=False
+    )
 
     @classmethod
     def take(
-        cls, bucket: str, *, prefix: str = "", client: S3Client | None = None
+        cls, bucket: str, *, prefix: str = "", client: mypy_boto3_s3.S3Client | None = None
     ) -> BucketSnapshot:
         """List ``bucket`` now; ``client`` defaults to ``boto3.client("s3")``."""
         if client is None:
@@ -359,7 +361,7 @@ class BucketSnapshot:
 
 @contextlib.contextmanager
 def bucket_unchanged(
-    bucket: str, *, prefix: str = "", client: S3Client | None = None
+    bucket: str, *, prefix: str = "", client: mypy_boto3_s3.S3Client | None = None
 ) -> Iterator[BucketSnapshot]:
     """Snapshot ``bucket`` on entry and assert on exit that its listing is the same.
 

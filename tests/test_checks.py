@@ -11,8 +11,9 @@ import pytest
 from django.core.checks import CheckMessage, run_checks
 from django.test import override_settings
 from moto import mock_aws
+from storages.backends.s3 import S3Storage
 
-from fallback_storage import checks
+from fallback_storage import checks, s3_guard
 
 FALLBACK = "fallback_storage.storage.FallbackStorage"
 READ_ONLY = "fallback_storage.storage.ReadOnlyStorage"
@@ -162,3 +163,12 @@ def test_no_legacy_warning_on_a_django_that_reads_default_file_storage(
     monkeypatch.setattr(checks, "IGNORES_DEFAULT_FILE_STORAGE", False)
     with override_settings(FALLBACK_STORAGES=[FILE_SYSTEM]):
         assert checks.check_legacy_settings() == []
+
+
+def test_w001_not_for_an_s3_backend_whose_client_guard_is_on(tmp_path: Path) -> None:
+    protected = S3Storage(bucket_name="prod-media")
+    s3_guard.protect(protected)
+    with override_settings(
+        DEBUG=True, STORAGES=storages_with(fallback(local(tmp_path), protected))
+    ):
+        assert ours() == []

@@ -12,7 +12,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import FileSystemStorage
 from moto import mock_aws
 from moto.server import ThreadedMotoServer
-from storages.backends.s3 import S3Storage  # type: ignore[import-untyped]
+from storages.backends.s3 import S3Storage
 
 from fallback_storage import ReadOnlyStorageError
 from fallback_storage.exceptions import BucketChangedError, BucketTouchedError
