@@ -48,9 +48,13 @@ def chromium() -> str:
     configured = os.environ.get(CHROMIUM_VARIABLE)
     path = configured or shutil.which("chromium") or shutil.which("chromium-browser")
     if not path or not os.access(path, os.X_OK):
+        where = (
+            f"{CHROMIUM_VARIABLE}={configured!r} is not an executable"
+            if configured
+            else "no chromium on PATH"
+        )
         unavailable(
-            f"no Chromium found ({CHROMIUM_VARIABLE}={configured!r}, none named chromium on "
-            f"PATH); install Debian's package with `apt-get install chromium`"
+            f"no Chromium to drive ({where}); install Debian's with `apt-get install chromium`"
         )
     assert path is not None
     return path
