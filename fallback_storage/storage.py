@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import pathlib
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import IO, Any
 
@@ -29,11 +29,13 @@ from fallback_storage.backends import (
 )
 from fallback_storage.exceptions import OperationNotImplemented, ReadOnlyStorageError
 from fallback_storage.failures import Failure, add_note, combine, layer
+from fallback_storage.overlay import OPTION_NAMES as OVERLAY_OPTIONS
+from fallback_storage.overlay import Overlay
 from fallback_storage.readonly import ReadOnlyStorage
 
 __all__ = ["FallbackStorage", "ReadOnlyStorage"]
 
-_OPTIONS = ("backends",)
+_OPTIONS = ("backends", *OVERLAY_OPTIONS)
 
 
 @deconstructible(path="fallback_storage.storage.FallbackStorage")
@@ -44,9 +46,14 @@ class FallbackStorage(Storage):
     of ``settings.STORAGES``, a dotted path to a storage class, a
     ``{"BACKEND": ..., "OPTIONS": {...}}`` dict or a storage instance. Without
     it, the 1.x setting ``FALLBACK_STORAGES`` is read at first use.
+
+    ``whiteouts``, ``copy_on_read``, ``copy_on_read_max_size`` and
+    ``copy_on_read_skip`` switch on the overlay semantics of
+    :mod:`fallback_storage.overlay`; all are off by default.
     """
 
     def __init__(self, backends: Sequence[BackendEntry] | None = None, **options: Any) -> None:
+        self._overlay = Overlay.from_options(options)
         if options:
             raise ImproperlyConfigured(
                 f"FallbackStorage got unknown options {sorted(options)}; "
@@ -125,9 +132,15 @@ class FallbackStorage(Storage):
 
     # -- the dispatch rule -----------------------------------------------------
 
+    def _layers(self, name: str | None) -> tuple[Storage, ...]:
+        # The backends that may answer for name: whiteouts can hide it in all but one.
+        if self._overlay is None:
+            return self.backends
+        return self._overlay.layers(self, name)
+
     def _first_success(self, method: str, name: str | None, *args: Any, **kwargs: Any) -> Any:
         failures: list[Failure] = []
-        for index, backend in enumerate(self.backends):
+        for index, backend in enumerate(self._layers(name)):
             function = getattr(backend, method, None)
             if function is None:
                 continue
@@ -150,13 +163,17 @@ class FallbackStorage(Storage):
     # -- reading -----------------------------------------------------------------
 
     def _open(self, name: str, mode: str = "rb") -> File[Any]:
+        if self._overlay is not None:
+            return self._overlay.open(self, name, mode)
         result: File[Any] = self._first_success("open", name, name, mode)
         return result
 
     def exists(self, name: str) -> bool:
         """Whether any backend has ``name``; stops at the first that does."""
+        if self._overlay is not None and self._overlay.exists(self, name) is False:
+            return False
         failures: list[Failure] = []
-        for index, backend in enumerate(self.backends):
+        for index, backend in enumerate(self._layers(name)):
             try:
                 if backend.exists(name):
                     return True
@@ -176,9 +193,16 @@ class FallbackStorage(Storage):
         files: dict[str, None] = {}
         missing: list[Failure] = []
         answered = False
+        keep = None
+        if self._overlay is not None and self._overlay.whiteouts:
+            keep = self._overlay.listing_filter(self, path)
         for index, backend in enumerate(self.backends):
             try:
                 backend_directories, backend_files = backend.listdir(path)
+                if keep is not None:
+                    backend_directories, backend_files = keep(
+                        backend, backend_directories, backend_files
+                    )
             except SuspiciousOperation:
                 raise
             except NotImplementedError:
@@ -210,7 +234,8 @@ class FallbackStorage(Storage):
         Extra arguments (``S3Storage.url``'s ``parameters``, ``expire``,
         ``http_method``) are passed through.
         """
-        *earlier, last = self.backends
+        last = self.backends[-1]
+        earlier = [backend for backend in self._layers(name) if backend is not last]
         for backend in earlier:
             if name is not None and self._has(backend, name):
                 try:
@@ -309,6 +334,8 @@ class FallbackStorage(Storage):
     # -- writing ------------------------------------------------------------------
 
     def _save(self, name: str, content: File[Any]) -> str:
+        if self._overlay is not None:
+            self._layers(name)  # refuses the names whiteout markers use
         failures: list[Failure] = []
         for index, backend in enumerate(self.backends):
             if failures and not _rewind(content):
@@ -321,7 +348,10 @@ class FallbackStorage(Storage):
                     )
                     break
             try:
-                return backend._save(name, content)  # type: ignore[no-any-return]
+                saved: str = backend._save(name, content)  # type: ignore[attr-defined]
+                if self._overlay is not None:
+                    self._overlay.saved(self, saved)
+                return saved
             except SuspiciousOperation:
                 raise
             except NotImplementedError:
@@ -335,8 +365,33 @@ class FallbackStorage(Storage):
         raise combine(failures, "save", name)
 
     def delete(self, name: str) -> None:
-        """Delete ``name`` from the first backend that accepts the delete (the 1.x rule)."""
+        """Delete ``name`` from the first backend that accepts the delete (the 1.x rule).
+
+        With ``whiteouts`` on, ``name`` (a file or a directory) is deleted from
+        the writable backend and hidden in the others by a whiteout marker.
+        """
+        if self._overlay is not None and self._overlay.whiteouts:
+            self._overlay.delete(self, name)
+            return
         self._first_success("delete", name, name)
+
+    # -- whiteouts ------------------------------------------------------------------
+
+    def _whiteouts(self, method: str) -> Overlay:
+        if self._overlay is None or not self._overlay.whiteouts:
+            raise ImproperlyConfigured(
+                f"FallbackStorage.{method}() needs the 'whiteouts' option, which is False; "
+                f"set 'whiteouts': True in the storage's OPTIONS."
+            )
+        return self._overlay
+
+    def list_whiteouts(self, path: str = "") -> list[str]:
+        """The names hidden by whiteout markers under ``path``, sorted."""
+        return self._whiteouts("list_whiteouts").list_whiteouts(self, path)
+
+    def clear_whiteouts(self, names: Iterable[str] | None = None) -> list[str]:
+        """Remove the markers of ``names`` (all when ``None``); returns the names cleared."""
+        return self._whiteouts("clear_whiteouts").clear_whiteouts(self, names)
 
 
 def _overwrites(storage: Storage) -> bool:
