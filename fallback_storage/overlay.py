@@ -275,7 +275,7 @@ def _present(backend: Storage, name: str) -> bool:
 def _delete_tree(target: Storage, name: str) -> None:
     try:
         directories, files = target.listdir(name)
-    except (FileNotFoundError, NotADirectoryError, NotImplementedError):
+    except (OSError, NotImplementedError):  # a file (InMemoryStorage: FileExistsError) or nothing
         directories, files = [], []
     for file in files:
         _delete_quietly(target, posixpath.join(name, file))
