@@ -25,8 +25,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 # Version-named links to the pyenv interpreters live here; only this folder is put on PATH,
-# so `python` and `python3` keep meaning what they meant.
-PYTHONS = VENV / "pythons"
+# so `python` and `python3` keep meaning what they meant. Two levels below .venv/, because
+# Python looks for a pyvenv.cfg beside its executable and one level up.
+PYTHONS = VENV / "pythons" / "bin"
 SUPPORTED_MINORS = ("3.10", "3.11", "3.12", "3.13")
 TOX_REQUIREMENT = "tox>=4.22"
 

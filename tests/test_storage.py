@@ -5,19 +5,18 @@ from __future__ import annotations
 import errno
 import io
 import os
-from pathlib import Path
 from collections.abc import Iterator
-from typing import Any
+from pathlib import Path
+from typing import IO, Any, cast
 
 import boto3
-
 import django
 import pytest
 from django.core.exceptions import SuspiciousFileOperation
 from django.core.files.base import ContentFile, File
 from django.core.files.storage import FileSystemStorage, InMemoryStorage, Storage
 from moto import mock_aws
-from storages.backends.s3 import S3Storage
+from storages.backends.s3 import S3Storage  # type: ignore[import-untyped]
 
 from fallback_storage import OperationNotImplemented, ReadOnlyStorageError
 from fallback_storage.storage import FallbackStorage, ReadOnlyStorage
@@ -320,12 +319,10 @@ def test_save_does_not_retry_content_that_cannot_be_rewound(
     storage = FallbackStorage(backends=[full, local])
 
     with pytest.raises(OSError) as caught:
-        storage.save("data.bin", File(Unseekable(), name="data.bin"))
+        storage.save("data.bin", File(cast(IO[bytes], Unseekable()), name="data.bin"))
 
     assert caught.value.errno == errno.ENOSPC
-    assert "The content cannot be rewound, so no further backend was tried." in notes(
-        caught.value
-    )
+    assert "The content cannot be rewound, so no further backend was tried." in notes(caught.value)
     assert not local.exists("data.bin")
 
 
