@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
+import test_s3_guard
 from django.core.exceptions import ImproperlyConfigured, SuspiciousFileOperation
 from django.core.files.base import ContentFile, File
 from django.core.files.storage import FileSystemStorage, InMemoryStorage, Storage
-from moto import mock_aws
-from moto.core.botocore_stubber import BotocoreStubber
-from storages.backends.s3 import S3Storage
+from test_s3_guard import Production
 
 from fallback_storage.storage import FallbackStorage, ReadOnlyStorage
 
@@ -366,7 +363,7 @@ class CountingFileSystemStorage(FileSystemStorage):
         self.reads: list[int] = []
 
     def _open(self, name: str, mode: str = "rb") -> File[Any]:
-        opened = super()._open(name, mode)
+        opened = super()._open(name, mode)  # type: ignore[misc]
         raw = opened.file
         reads = self.reads
 
@@ -383,7 +380,7 @@ class CountingFileSystemStorage(FileSystemStorage):
                 raw.close()
                 super().close()
 
-        return File(Counting(), name)
+        return File(Counting(), name)  # type: ignore[arg-type]
 
 
 def test_copy_on_read_streams_the_copy_in_chunks(local_dir: Path, prod_dir: Path) -> None:
@@ -433,7 +430,7 @@ def test_copy_on_read_skip_patterns(layers: tuple[Storage, Storage]) -> None:
 
 class DiskFullAfterWriting(FileSystemStorage):
     def _save(self, name: str, content: File[Any]) -> str:
-        super()._save(name, content)
+        super()._save(name, content)  # type: ignore[misc]
         raise OSError(28, "No space left on device")
 
 
@@ -515,99 +512,54 @@ def test_append_mode_by_default_keeps_the_1x_behaviour(
 
 # -- production S3 on moto ---------------------------------------------------------------------
 
-
-@pytest.fixture
-def requests_reaching_moto(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
-    """Every request moto answers, as (method, URL), recorded where moto receives it."""
-    received: list[tuple[str, str]] = []
-    answer = BotocoreStubber.process_request
-
-    def recording(self: BotocoreStubber, request: Any) -> Any:
-        received.append((request.method, request.url))
-        return answer(self, request)
-
-    monkeypatch.setattr(BotocoreStubber, "process_request", recording)
-    return received
+# The production-bucket proof of the S3 guard tests, reused as it is: a seeded bucket, in process
+# (mock_aws, recorded by moto's own request recorder) and over HTTP (a ThreadedMotoServer on
+# 127.0.0.1, recorded by its access log), each recording what reached moto independently of
+# the guard. Their test_recording_sees_writes_that_reach_the_bucket shows the recordings see writes.
+moto_server = test_s3_guard.moto_server
+unprotected = test_s3_guard.unprotected
+production = test_s3_guard.production
 
 
-def snapshot(client: Any) -> dict[str, tuple[str, Any]]:
-    listing = client.list_objects_v2(Bucket="prod").get("Contents", [])
-    return {item["Key"]: (item["ETag"], item["LastModified"]) for item in listing}
-
-
-@pytest.fixture
-def production_bucket() -> Iterator[Any]:
-    with mock_aws():
-        client = boto3.client("s3", region_name="us-east-1")
-        client.create_bucket(Bucket="prod")
-        for key, body in {
-            "docs/a.txt": b"a",
-            "docs/sub/b.txt": b"b",
-            "keep.txt": b"keep",
-            "log.txt": b"log",
-            "big.bin": b"z" * (3 * CHUNK),
-        }.items():
-            client.put_object(Bucket="prod", Key=key, Body=body)
-        yield client
-
-
-def test_production_bucket_stays_untouched(
-    production_bucket: Any,
-    requests_reaching_moto: list[tuple[str, str]],
-    local_dir: Path,
-) -> None:
-    before = snapshot(production_bucket)
-    requests_reaching_moto.clear()
-
+def test_production_bucket_stays_untouched(production: Production, local_dir: Path) -> None:
     def make() -> FallbackStorage:
+        local = FileSystemStorage(location=str(local_dir))
         return FallbackStorage(
-            backends=[
-                FileSystemStorage(location=str(local_dir)),
-                ReadOnlyStorage(S3Storage(bucket_name="prod", region_name="us-east-1")),
-            ],
+            backends=[local, ReadOnlyStorage(production.storage)],
             whiteouts=True,
             copy_on_read=True,
         )
 
     storage = make()
-    assert read(storage, "big.bin") == b"z" * (3 * CHUNK)
-    assert (local_dir / "big.bin").read_bytes() == b"z" * (3 * CHUNK)
-    storage.delete("docs/a.txt")
-    storage.delete("docs/sub")
-    storage.delete("keep.txt")
-    with storage.open("log.txt", "ab") as handle:
+    assert read(storage, "docs/deep/c.txt") == b"production c"
+    assert (local_dir / "docs" / "deep" / "c.txt").read_bytes() == b"production c"
+    with storage.open("a.txt", "ab") as handle:
         handle.write(b"+local")
-    assert read(storage, "log.txt") == b"log+local"
-    reached = len(requests_reaching_moto)
+    assert (local_dir / "a.txt").read_bytes() == b"production a+local"
+    storage.delete("docs/b.txt")
+    storage.delete("docs/deep")
+    reached = len(production.requests())
     # Hidden names and local copies are answered by the local layer alone.
-    assert not storage.exists("docs/a.txt")
-    assert not storage.exists("docs/sub/b.txt")
+    assert not storage.exists("docs/b.txt")
+    assert not storage.exists("docs/deep/c.txt")
     with pytest.raises(FileNotFoundError):
-        storage.open("keep.txt")
-    assert read(storage, "big.bin") == b"z" * (3 * CHUNK)
-    assert len(requests_reaching_moto) == reached
-    directories, files = storage.listdir("")
-    assert (directories, sorted(files)) == (["docs"], ["big.bin", "log.txt"])
-    assert storage.url("keep.txt").startswith("https://prod.s3.amazonaws.com/keep.txt?")
-    write(storage, "keep.txt", b"mine")
+        storage.open("docs/b.txt")
+    assert read(storage, "a.txt") == b"production a+local"
+    assert len(production.requests()) == reached
+    assert storage.listdir("") == (["docs"], ["a.txt"])
+    assert storage.listdir("docs") == ([], [])
+    production_url = production.storage.url("docs/b.txt").split("?")[0]
+    assert storage.url("docs/b.txt").split("?")[0] == production_url
+    write(storage, "docs/b.txt", b"mine")
 
     restarted = make()
-    assert not restarted.exists("docs/a.txt")
-    assert not restarted.exists("docs/sub/b.txt")
-    assert read(restarted, "keep.txt") == b"mine"
-    assert restarted.list_whiteouts() == ["docs/a.txt", "docs/sub"]
-    assert restarted.clear_whiteouts() == ["docs/a.txt", "docs/sub"]
-    assert read(restarted, "docs/sub/b.txt") == b"b"
+    assert not restarted.exists("docs/deep/c.txt")
+    assert read(restarted, "docs/b.txt") == b"mine"
+    assert restarted.list_whiteouts() == ["docs/deep"]
+    assert restarted.clear_whiteouts() == ["docs/deep"]
+    assert read(restarted, "docs/deep/c.txt") == b"production c"
 
-    methods = {method for method, _ in requests_reaching_moto}
-    assert requests_reaching_moto
-    assert methods <= {"GET", "HEAD"}, requests_reaching_moto
-    assert snapshot(production_bucket) == before
-
-
-def test_the_recorder_sees_writes(
-    production_bucket: Any, requests_reaching_moto: list[tuple[str, str]]
-) -> None:
-    # The proof above would be empty if the recorder missed writes.
-    production_bucket.put_object(Bucket="prod", Key="x", Body=b"x")
-    assert [method for method, _ in requests_reaching_moto] == ["PUT"]
+    requests = production.requests()
+    assert requests
+    assert {method for method, _ in requests} <= {"GET", "HEAD"}, requests
+    production.assert_untouched()
