@@ -218,6 +218,7 @@ def test_deleting_a_directory_hides_its_whole_subtree(layers: tuple[Storage, Sto
     write(prod, "docs/sub/b.txt", b"b")
     write(prod, "keep.txt", b"keep")
     write(local, "docs/mine.txt", b"mine")
+    write(local, "docs/sub/mine.txt", b"mine")
     storage = overlay(local, prod, whiteouts=True)
 
     storage.delete("docs")
@@ -225,6 +226,8 @@ def test_deleting_a_directory_hides_its_whole_subtree(layers: tuple[Storage, Sto
     assert not storage.exists("docs/a.txt")
     assert not storage.exists("docs/sub/b.txt")
     assert not storage.exists("docs/mine.txt")
+    assert not storage.exists("docs/sub/mine.txt")
+    assert local.listdir("") == ([], [".wh.docs"])
     assert storage.listdir("") == ([], ["keep.txt"])
     with pytest.raises(FileNotFoundError):
         storage.listdir("docs")
@@ -551,6 +554,8 @@ def test_production_bucket_stays_untouched(production: Production, local_dir: Pa
     production_url = production.storage.url("docs/b.txt").split("?")[0]
     assert storage.url("docs/b.txt").split("?")[0] == production_url
     write(storage, "docs/b.txt", b"mine")
+    write(storage, "local-only.txt", b"mine")
+    storage.delete("local-only.txt")  # S3 lists an unknown prefix as empty: still no marker
 
     restarted = make()
     assert not restarted.exists("docs/deep/c.txt")
