@@ -29,7 +29,7 @@ import contextlib
 import fnmatch
 import logging
 import posixpath
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ImproperlyConfigured, SuspiciousFileOperation
@@ -48,6 +48,8 @@ logger = logging.getLogger(__name__)
 MARKER_PREFIX = ".wh."
 OPTION_NAMES = ("whiteouts", "copy_on_read", "copy_on_read_max_size", "copy_on_read_skip")
 _WRITE_MODE_CHARACTERS = frozenset("wax+")
+
+ListingFilter = Callable[[Storage, list[str], list[str]], tuple[list[str], list[str]]]
 
 
 def _parts(name: str) -> list[str]:
@@ -138,13 +140,11 @@ class Overlay:
             return (target,)
         return backends
 
-    def exists(self, storage: FallbackStorage, name: str) -> bool | None:
-        """``False`` for a marker name, ``None`` to let the normal lookup answer."""
-        if self.whiteouts and is_reserved(name):
-            return False
-        return None
+    def is_marker(self, name: str) -> bool:
+        """Whether ``name`` is a marker's, which must look missing."""
+        return self.whiteouts and is_reserved(name)
 
-    def listing_filter(self, storage: FallbackStorage, path: str) -> Any:
+    def listing_filter(self, storage: FallbackStorage, path: str) -> ListingFilter:
         """A function that removes hidden names and markers from each backend's listing."""
         target = storage._write_target()
         hidden_path = bool(_parts(path)) and self.is_hidden(target, path)
@@ -195,7 +195,7 @@ class Overlay:
         found: list[str] = []
         try:
             directories, files = target.listdir(path)
-        except (FileNotFoundError, NotADirectoryError):
+        except (OSError, NotImplementedError):  # no such directory
             return found
         base = "/".join(_parts(path))
         for file in files:
@@ -240,6 +240,8 @@ class Overlay:
             return _reopen(source, name, handle, mode)
         try:
             _save_exactly(target, name, File(handle, name))
+        except FileExistsError:  # another reader copied it meanwhile: leave that copy alone
+            return _reopen(source, name, handle, mode, rewind=True)
         except Exception:
             logger.warning(
                 "Could not copy %r into %r; serving it from %r.",

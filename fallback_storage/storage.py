@@ -170,7 +170,7 @@ class FallbackStorage(Storage):
 
     def exists(self, name: str) -> bool:
         """Whether any backend has ``name``; stops at the first that does."""
-        if self._overlay is not None and self._overlay.exists(self, name) is False:
+        if self._overlay is not None and self._overlay.is_marker(name):
             return False
         failures: list[Failure] = []
         for index, backend in enumerate(self._layers(name)):

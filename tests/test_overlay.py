@@ -309,6 +309,8 @@ def test_list_and_clear_whiteouts(layers: tuple[Storage, Storage]) -> None:
     assert storage.list_whiteouts() == ["a.txt", "docs/b.txt", "docs/deep/c.txt"]
     assert storage.list_whiteouts("docs") == ["docs/b.txt", "docs/deep/c.txt"]
     assert storage.list_whiteouts("nowhere") == []
+    write(local, "mine.txt", b"local")
+    assert storage.list_whiteouts("mine.txt") == []
     assert storage.clear_whiteouts(["docs/b.txt", "not-hidden.txt"]) == ["docs/b.txt"]
     assert storage.exists("docs/b.txt")
     assert not storage.exists("a.txt")
@@ -449,6 +451,28 @@ def test_a_failed_copy_still_serves_the_exact_bytes_and_leaves_no_partial_copy(
         assert handle.read() == data.decode()
 
     assert not (local_dir / "a.bin").exists()
+
+
+class CopiedMeanwhile(FileSystemStorage):
+    """Another reader finishes its copy of the same file just before this one starts."""
+
+    def _save(self, name: str, content: File[Any]) -> str:
+        Path(self.path(name)).parent.mkdir(parents=True, exist_ok=True)
+        Path(self.path(name)).write_bytes(b"the other reader's copy")
+        saved: str = super()._save(name, content)  # type: ignore[misc]
+        return saved
+
+
+def test_a_copy_made_meanwhile_by_another_reader_is_kept(
+    local_dir: Path, prod: FileSystemStorage
+) -> None:
+    write(prod, "docs/a.txt", b"production")
+    storage = overlay(CopiedMeanwhile(location=str(local_dir)), prod, copy_on_read=True)
+
+    assert read(storage, "docs/a.txt") == b"production"
+
+    assert [path.name for path in (local_dir / "docs").iterdir()] == ["a.txt"]
+    assert (local_dir / "docs" / "a.txt").read_bytes() == b"the other reader's copy"
 
 
 def test_a_missing_file_is_still_file_not_found_with_copy_on_read(
