@@ -183,6 +183,22 @@ def test_deleting_a_local_only_file_records_no_marker(layers: tuple[Storage, Sto
     assert local.listdir("") == ([], [])
 
 
+class Unreachable(InMemoryStorage):
+    def exists(self, name: str) -> bool:
+        raise ConnectionError("production is unreachable")
+
+
+def test_a_lower_layer_that_cannot_be_asked_still_gets_the_deleted_name_hidden(
+    local: FileSystemStorage,
+) -> None:
+    storage = overlay(local, Unreachable(), whiteouts=True)
+
+    storage.delete("a.txt")
+
+    assert storage.list_whiteouts() == ["a.txt"]
+    assert not storage.exists("a.txt")
+
+
 def test_saving_a_hidden_name_again_removes_the_marker(layers: tuple[Storage, Storage]) -> None:
     local, prod = layers
     write(prod, "a.txt", b"prod")
