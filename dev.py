@@ -29,7 +29,7 @@ VENV = ROOT / ".venv"
 # Python looks for a pyvenv.cfg beside its executable and one level up.
 PYTHONS = VENV / "pythons" / "bin"
 SUPPORTED_MINORS = ("3.10", "3.11", "3.12", "3.13")
-TOX_REQUIREMENT = "tox>=4.22"
+TOX_REQUIREMENT = "tox>=4.67"
 
 
 def venv_bin(name: str) -> Path:
@@ -130,7 +130,14 @@ def run_tox(args: list[str]) -> int:
         say(f"pyenv Pythons visible to tox: {', '.join(linked)}")
     command = [str(tox), *args]
     say(f"running {' '.join(['tox', *args])}")
-    return subprocess.run(command, cwd=ROOT, env=env).returncode
+    process = subprocess.Popen(command, cwd=ROOT, env=env)
+    while True:
+        try:
+            return process.wait()
+        except KeyboardInterrupt:
+            # Ctrl+C reached tox as well (same process group): let it stop its command
+            # (the demo's server, say) and report, instead of killing it.
+            continue
 
 
 def has_tox_env(name: str) -> bool:

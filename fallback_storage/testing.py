@@ -3,7 +3,7 @@
 * :class:`BucketGuard` (context manager and decorator): while active, every S3
   request that any boto3 client in the process sends to the named buckets is
   seen, clients created before it was entered included. A request that is not
-  a read (:func:`fallback_storage.s3_guard.read_only_operations`) is refused
+  a read (``fallback_storage.s3_guard.read_only_operations()``) is refused
   before it is sent, and leaving the guard raises
   :class:`~fallback_storage.exceptions.BucketTouchedError` with every such
   request, its key and the line of code it came from, even when the code under
@@ -40,7 +40,7 @@ from fallback_storage.exceptions import (
 from fallback_storage.s3_guard import read_only_operations
 
 if TYPE_CHECKING:
-    from mypy_boto3_s3 import S3Client
+    import mypy_boto3_s3
 
 __all__ = [
     "BucketGuard",
@@ -179,11 +179,11 @@ def _install() -> None:
     current = BaseClient.__dict__["_make_api_call"]
     if current is not _make_api_call:
         _original = current
-        BaseClient._make_api_call = _make_api_call  # type: ignore[method-assign]
+        setattr(BaseClient, "_make_api_call", _make_api_call)  # noqa: B010
     current = TransferManager.__dict__["_get_future_with_components"]
     if current is not _get_future_with_components:
         _original_transfer = current
-        TransferManager._get_future_with_components = _get_future_with_components  # type: ignore[method-assign]
+        setattr(TransferManager, "_get_future_with_components", _get_future_with_components)  # noqa: B010
 
 
 def _uninstall() -> None:
@@ -193,10 +193,10 @@ def _uninstall() -> None:
     # If someone patched a method after us, leave theirs (and ours under it)
     # in place: with no guard active ours only passes calls through.
     if _original is not None and BaseClient.__dict__["_make_api_call"] is _make_api_call:
-        BaseClient._make_api_call = _original  # type: ignore[method-assign]
+        setattr(BaseClient, "_make_api_call", _original)  # noqa: B010
     transfer = TransferManager.__dict__["_get_future_with_components"]
     if _original_transfer is not None and transfer is _get_future_with_components:
-        TransferManager._get_future_with_components = _original_transfer  # type: ignore[method-assign]
+        setattr(TransferManager, "_get_future_with_components", _original_transfer)  # noqa: B010
 
 
 def _get_future_with_components(manager: Any, call_args: Any) -> Any:
@@ -301,11 +301,13 @@ class BucketSnapshot:
     bucket: str
     prefix: str
     objects: Mapping[str, ObjectState]
-    client: S3Client | None = dataclasses.field(default=None, compare=False, repr=False)
+    client: mypy_boto3_s3.S3Client | None = dataclasses.field(
+        default=None, compare=False, repr=False
+    )
 
     @classmethod
     def take(
-        cls, bucket: str, *, prefix: str = "", client: S3Client | None = None
+        cls, bucket: str, *, prefix: str = "", client: mypy_boto3_s3.S3Client | None = None
     ) -> BucketSnapshot:
         """List ``bucket`` now; ``client`` defaults to ``boto3.client("s3")``."""
         if client is None:
@@ -359,7 +361,7 @@ class BucketSnapshot:
 
 @contextlib.contextmanager
 def bucket_unchanged(
-    bucket: str, *, prefix: str = "", client: S3Client | None = None
+    bucket: str, *, prefix: str = "", client: mypy_boto3_s3.S3Client | None = None
 ) -> Iterator[BucketSnapshot]:
     """Snapshot ``bucket`` on entry and assert on exit that its listing is the same.
 

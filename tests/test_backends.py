@@ -54,7 +54,7 @@ def test_entries_can_be_aliases_dotted_paths_dicts_and_instances(tmp_path: Path)
 def test_storages_setting_configures_a_fallback_storage(local_dir: Path, prod_dir: Path) -> None:
     with override_settings(
         STORAGES=storages_setting(
-            default={
+            main={
                 "BACKEND": "fallback_storage.storage.FallbackStorage",
                 "OPTIONS": {"backends": ["local", "prod"]},
             },
@@ -74,7 +74,8 @@ def test_storages_setting_configures_a_fallback_storage(local_dir: Path, prod_di
         )
     ):
         (prod_dir / "p.txt").write_bytes(b"prod")
-        default = storages["default"]
+        # Not the "default" alias: override_settings(STORAGES=...) on Django 4.2 drops its OPTIONS.
+        default = storages["main"]
 
         assert isinstance(default, FallbackStorage)
         with default.open("p.txt") as handle:
@@ -148,15 +149,16 @@ def test_the_1x_readme_settings_work_on_django_42(tmp_path: Path) -> None:
     )
     script = (
         "import django, warnings\n"
-        "warnings.simplefilter('ignore', django.utils.deprecation.RemovedInDjango51Warning)\n"
+        "from django.utils.deprecation import RemovedInDjango51Warning\n"
+        "warnings.simplefilter('ignore', RemovedInDjango51Warning)\n"
         "django.setup()\n"
         "from django.core.files.base import ContentFile\n"
-        "from django.core.files.storage import default_storage\n"
-        "print(type(default_storage._wrapped).__name__)\n"
+        "from django.core.files.storage import FileSystemStorage, default_storage, storages\n"
+        "print(type(storages['default']).__name__)\n"
         "print([type(b).__name__ for b in default_storage.backends])\n"
         "name = default_storage.save('a.txt', ContentFile(b'1x'))\n"
         "print(name, default_storage.exists(name), default_storage.open(name).read())\n"
-        "print(default_storage.url(name))\n"
+        "print(default_storage.url(name) == FileSystemStorage().url(name))\n"
     )
     result = subprocess.run(
         [sys.executable, "-W", "error", "-c", script],
@@ -175,7 +177,7 @@ def test_the_1x_readme_settings_work_on_django_42(tmp_path: Path) -> None:
         "FallbackStorage",
         "['FileSystemStorage', 'InMemoryStorage']",
         "a.txt True b'1x'",
-        "a.txt",
+        "True",
     ]
     assert (tmp_path / "media" / "a.txt").read_bytes() == b"1x"
 
@@ -362,13 +364,13 @@ def test_unknown_option_keys() -> None:
 def test_a_fallback_storage_listing_itself_directly() -> None:
     with override_settings(
         STORAGES=storages_setting(
-            default={
+            main={
                 "BACKEND": "fallback_storage.storage.FallbackStorage",
-                "OPTIONS": {"backends": ["default"]},
+                "OPTIONS": {"backends": ["main"]},
             }
         )
     ):
-        assert error_of(storages["default"]) == (
+        assert error_of(storages["main"]) == (
             "FallbackStorage refers to itself through its backends "
             "(FallbackStorage -> FallbackStorage); remove the entry that leads back to it."
         )
@@ -377,7 +379,7 @@ def test_a_fallback_storage_listing_itself_directly() -> None:
 def test_a_fallback_storage_listing_itself_through_aliases() -> None:
     with override_settings(
         STORAGES=storages_setting(
-            default={
+            main={
                 "BACKEND": "fallback_storage.storage.FallbackStorage",
                 "OPTIONS": {"backends": ["django.core.files.storage.InMemoryStorage", "a"]},
             },
@@ -387,11 +389,11 @@ def test_a_fallback_storage_listing_itself_through_aliases() -> None:
             },
             b={
                 "BACKEND": "fallback_storage.storage.FallbackStorage",
-                "OPTIONS": {"backends": ["default"]},
+                "OPTIONS": {"backends": ["main"]},
             },
         )
     ):
-        assert error_of(storages["default"]) == (
+        assert error_of(storages["main"]) == (
             "FallbackStorage refers to itself through its backends (FallbackStorage -> "
             "ReadOnlyStorage -> FallbackStorage -> FallbackStorage); remove the entry that "
             "leads back to it."

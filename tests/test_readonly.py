@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import django
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 from django.core.files.base import ContentFile
@@ -11,7 +12,7 @@ from django.core.files.storage import FileSystemStorage, InMemoryStorage, storag
 from django.db.migrations.writer import MigrationWriter
 from django.test import override_settings
 
-from fallback_storage import ReadOnlyStorageError
+from fallback_storage import OperationNotImplemented, ReadOnlyStorageError
 from fallback_storage.storage import FallbackStorage, ReadOnlyStorage
 
 
@@ -50,7 +51,15 @@ def test_reads_are_delegated(seeded: FileSystemStorage) -> None:
     assert storage.get_available_name("new.txt") == "new.txt"
     assert storage.get_available_name("b.txt") != "b.txt"
     assert storage.get_alternative_name("x", ".txt").startswith("x_")
-    assert storage.is_name_available("b.txt") is False
+    if django.VERSION >= (5, 1):
+        assert storage.is_name_available("b.txt") is False
+    else:
+        with pytest.raises(OperationNotImplemented) as caught:
+            storage.is_name_available("b.txt")
+        assert str(caught.value) == (
+            "FileSystemStorage has no is_name_available(); "
+            "this Django version or backend does not provide it."
+        )
 
 
 @pytest.mark.parametrize("mode", ["w", "wb", "a", "ab", "x", "r+", "rb+", "w+b"])

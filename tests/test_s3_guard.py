@@ -10,9 +10,11 @@ and that its keys, ETags and LastModified are what they were.
 from __future__ import annotations
 
 import contextlib
+import copy
 import io
 import json
 import logging
+import pickle
 import re
 import sys
 import threading
@@ -257,6 +259,10 @@ def test_select_object_content_is_let_through(production: Production) -> None:
 
 
 # -- writes ---------------------------------------------------------------------------------
+
+
+def pickle_round_trip(storage: Any) -> Any:
+    return pickle.loads(pickle.dumps(storage))
 
 
 def open_write_close(storage: Any, name: str) -> None:
@@ -528,6 +534,18 @@ def test_protect_is_idempotent(production: Production) -> None:
         production.storage.delete("a.txt")
     assert caught.value.backend == BACKEND
     assert production.storage.exists("a.txt")
+    production.assert_untouched()
+
+
+@pytest.mark.parametrize("clone", [pickle_round_trip, copy.deepcopy], ids=["pickle", "deepcopy"])
+def test_copies_of_a_protected_storage_stay_protected(
+    production: Production, clone: Callable[[Any], Any]
+) -> None:
+    production.storage.connection  # noqa: B018 - S3Storage drops connections from its state
+    copied = clone(production.storage)
+    with pytest.raises(ReadOnlyStorageError, match="'PutObject'"):
+        copied.bucket.put_object(Key="a.txt", Body=b"x")
+    assert copied.exists("a.txt")
     production.assert_untouched()
 
 

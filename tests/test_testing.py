@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -77,9 +76,13 @@ def _buckets(client: Any) -> list[str]:
 
 
 def test_guard_refuses_and_reports_a_write_from_a_client_created_before_it(client: Any) -> None:
-    with pytest.raises(BucketTouchedError) as caught, BucketGuard(PROD):
-        with pytest.raises(ReadOnlyStorageError, match="'PutObject' on 's3://prod-media/new.txt'"):
-            client.put_object(Bucket=PROD, Key="new.txt", Body=b"oops")
+    refused = "'PutObject' on 's3://prod-media/new.txt'"
+    with (
+        pytest.raises(BucketTouchedError) as caught,
+        BucketGuard(PROD),
+        pytest.raises(ReadOnlyStorageError, match=refused),
+    ):
+        client.put_object(Bucket=PROD, Key="new.txt", Body=b"oops")
 
     report = str(caught.value)
     assert report.splitlines()[0] == (
@@ -112,11 +115,13 @@ def test_guard_stays_quiet_on_reads_and_records_them(client: Any) -> None:
 
 
 def test_guard_with_block_false_lets_the_write_through_and_still_fails(client: Any) -> None:
-    with pytest.raises(BucketTouchedError, match="DeleteObjects s3://prod-media/a.txt, s3://"):
-        with BucketGuard(PROD, block=False):
-            client.delete_objects(
-                Bucket=PROD, Delete={"Objects": [{"Key": "a.txt"}, {"Key": "dir/b.txt"}]}
-            )
+    with (
+        pytest.raises(BucketTouchedError, match="DeleteObjects s3://prod-media/a.txt, s3://"),
+        BucketGuard(PROD, block=False),
+    ):
+        client.delete_objects(
+            Bucket=PROD, Delete={"Objects": [{"Key": "a.txt"}, {"Key": "dir/b.txt"}]}
+        )
     assert keys(client) == []
 
 
@@ -175,10 +180,12 @@ def test_guard_over_http_against_a_moto_server(http_client: Any) -> None:
         assert http_client.get_object(Bucket=PROD, Key="a.txt")["Body"].read() == b"production a"
     assert [request.operation for request in guard.requests] == ["GetObject"]
 
-    with pytest.raises(BucketTouchedError, match="DeleteObject s3://prod-media/a.txt"):
-        with BucketGuard(PROD):
-            with pytest.raises(ReadOnlyStorageError):
-                http_client.delete_object(Bucket=PROD, Key="a.txt")
+    with (
+        pytest.raises(BucketTouchedError, match="DeleteObject s3://prod-media/a.txt"),
+        BucketGuard(PROD),
+        pytest.raises(ReadOnlyStorageError),
+    ):
+        http_client.delete_object(Bucket=PROD, Key="a.txt")
     assert keys(http_client) == ["a.txt", "dir/b.txt"]
 
 
@@ -200,7 +207,7 @@ def test_snapshot_reports_every_added_removed_and_changed_key(client: Any) -> No
     assert "size 12 -> 8" in lines[1]
     assert lines[2].startswith("  removed dir/b.txt (ETag ")
     assert lines[3].startswith("  added   new.txt (ETag ") and lines[3].endswith(", 5 bytes)")
-    assert len(caught.value.differences) == 3  # type: ignore[attr-defined]
+    assert len(caught.value.differences) == 3
 
 
 def test_snapshot_is_quiet_after_reads_and_sees_only_its_prefix(client: Any) -> None:
@@ -266,7 +273,7 @@ def test_plugin_marker_fails_the_test_that_writes(inner: pytest.Pytester) -> Non
     result.stdout.fnmatch_lines(
         [
             "*BucketTouchedError: 1 S3 request(s) that are not reads reached guarded bucket(s)*",
-            "*PutObject s3://prod-media/b.txt (called from test_plugin_marker_*.py:* in test_writes*",
+            "*PutObject s3://prod-media/b.txt (called from test_plugin_*.py:* in test_writes*",
             "FAILED *::test_writes - *",
         ]
     )
@@ -339,6 +346,7 @@ def test_plugin_fixtures_against_a_moto_server(
 
 
 def test_plugin_is_registered_as_a_pytest11_entry_point() -> None:
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
     pyproject = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
     entry_point = pyproject["project"]["entry-points"]["pytest11"]["fallback_storage"]
     assert entry_point == "fallback_storage.pytest_plugin"
