@@ -377,6 +377,16 @@ class FallbackStorage(Storage):
 
     # -- whiteouts ------------------------------------------------------------------
 
+    @property
+    def whiteouts(self) -> bool:
+        """Whether the ``whiteouts`` option is on."""
+        return self._overlay is not None and self._overlay.whiteouts
+
+    @property
+    def copy_on_read(self) -> bool:
+        """Whether the ``copy_on_read`` option is on."""
+        return self._overlay is not None and self._overlay.copy_on_read
+
     def _whiteouts(self, method: str) -> Overlay:
         if self._overlay is None or not self._overlay.whiteouts:
             raise ImproperlyConfigured(

@@ -110,6 +110,13 @@ def test_bad_options_are_refused_with_one_sentence(
     assert str(caught.value) == message
 
 
+def test_the_options_are_readable(local: FileSystemStorage) -> None:
+    plain = FallbackStorage(backends=[local])
+    assert (plain.whiteouts, plain.copy_on_read) == (False, False)
+    storage = FallbackStorage(backends=[local], whiteouts=True, copy_on_read=True)
+    assert (storage.whiteouts, storage.copy_on_read) == (True, True)
+
+
 def test_the_options_deconstruct_for_migrations(local: FileSystemStorage) -> None:
     storage = FallbackStorage(backends=["local"], whiteouts=True, copy_on_read_skip=["*.mp4"])
     path, args, kwargs = storage.deconstruct()
