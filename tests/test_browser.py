@@ -48,9 +48,13 @@ def chromium() -> str:
     configured = os.environ.get(CHROMIUM_VARIABLE)
     path = configured or shutil.which("chromium") or shutil.which("chromium-browser")
     if not path or not os.access(path, os.X_OK):
+        where = (
+            f"{CHROMIUM_VARIABLE}={configured!r} is not an executable"
+            if configured
+            else "no chromium on PATH"
+        )
         unavailable(
-            f"no Chromium found ({CHROMIUM_VARIABLE}={configured!r}, none named chromium on "
-            f"PATH); install Debian's package with `apt-get install chromium`"
+            f"no Chromium to drive ({where}); install Debian's with `apt-get install chromium`"
         )
     assert path is not None
     return path
@@ -123,6 +127,12 @@ def images(page: Any) -> list[dict[str, Any]]:
     return result
 
 
+def submit(page: Any, button: Any) -> None:
+    """Click a form's button and wait for the page it leads to (after the redirect) to load."""
+    with page.expect_navigation(wait_until="load"):
+        button.click()
+
+
 def article(page: Any, title: str) -> Any:
     return page.locator("article.photo", has=page.get_by_role("heading", name=title))
 
@@ -163,8 +173,7 @@ def run_scenario(page: Any, demo: Demo, tmp_path: Path) -> None:
             }
         ]
     )
-    page.get_by_role("button", name="Upload").click()
-    page.wait_for_load_state()
+    submit(page, page.get_by_role("button", name="Upload"))
     assert (
         "saved as photos/browser-upload.png in the local layer"
         in page.locator("#messages").inner_text()
@@ -177,15 +186,13 @@ def run_scenario(page: Any, demo: Demo, tmp_path: Path) -> None:
     assert (media_root / "photos" / "browser-upload.png").read_bytes() == small_png((9, 200, 90))
 
     # Deleting the local photo removes its file and its row.
-    article(page, "Browser upload").get_by_role("button", name="Delete").click()
-    page.wait_for_load_state()
+    submit(page, article(page, "Browser upload").get_by_role("button", name="Delete"))
     assert "Deleted “Browser upload” and its local file" in page.locator("#messages").inner_text()
     assert article(page, "Browser upload").count() == 0
     assert not (media_root / "photos" / "browser-upload.png").exists()
 
     # Deleting a production-only photo is refused, visibly, and the photo stays.
-    article(page, "Lagoon").get_by_role("button", name="Delete").click()
-    page.wait_for_load_state()
+    submit(page, article(page, "Lagoon").get_by_role("button", name="Delete"))
     refusal = page.locator("#messages .error")
     assert refusal.is_visible()
     text = refusal.inner_text()
