@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import builtins
-import tomllib
 from pathlib import Path
 
 import django
+import tomllib
 from django.conf import settings
 
 # autodoc imports the package, some of whose modules need configured settings.
@@ -22,7 +22,7 @@ _PYPROJECT = tomllib.loads((Path(__file__).parent.parent / "pyproject.toml").rea
 
 project = "django-fallback-storage"
 author = "django-fallback-storage contributors"
-copyright = f"2026, {author}"  # noqa: A001 - the name Sphinx reads
+copyright = f"2026, {author}"
 release = _PYPROJECT["project"]["version"]
 version = ".".join(release.split(".")[:2])
 

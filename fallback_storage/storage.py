@@ -6,7 +6,7 @@ import logging
 import os
 import pathlib
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import IO, Any
 
@@ -31,13 +31,15 @@ from fallback_storage.backends import (
 from fallback_storage.exceptions import OperationNotImplemented, ReadOnlyStorageError
 from fallback_storage.failures import Failure, add_note, combine, layer
 from fallback_storage.names import check_name
+from fallback_storage.overlay import OPTION_NAMES as OVERLAY_OPTIONS
+from fallback_storage.overlay import Overlay
 from fallback_storage.readonly import ReadOnlyStorage
 
 __all__ = ["FallbackStorage", "ReadOnlyStorage"]
 
 logger = logging.getLogger(__name__)
 
-_OPTIONS = ("backends",)
+_OPTIONS = ("backends", *OVERLAY_OPTIONS)
 
 
 @deconstructible(path="fallback_storage.storage.FallbackStorage")
@@ -48,9 +50,14 @@ class FallbackStorage(Storage):
     of ``settings.STORAGES``, a dotted path to a storage class, a
     ``{"BACKEND": ..., "OPTIONS": {...}}`` dict or a storage instance. Without
     it, the 1.x setting ``FALLBACK_STORAGES`` is read at first use.
+
+    ``whiteouts``, ``copy_on_read``, ``copy_on_read_max_size`` and
+    ``copy_on_read_skip`` switch on the overlay semantics of
+    :mod:`fallback_storage.overlay`; all are off by default.
     """
 
     def __init__(self, backends: Sequence[BackendEntry] | None = None, **options: Any) -> None:
+        self._overlay = Overlay.from_options(options)
         if options:
             raise ImproperlyConfigured(
                 f"FallbackStorage got unknown options {sorted(options)}; "
@@ -140,9 +147,15 @@ class FallbackStorage(Storage):
 
     # -- the dispatch rule -----------------------------------------------------
 
+    def _layers(self, name: str | None) -> tuple[Storage, ...]:
+        # The backends that may answer for name: whiteouts can hide it in all but one.
+        if self._overlay is None:
+            return self.backends
+        return self._overlay.layers(self, name)
+
     def _first_success(self, method: str, name: str | None, *args: Any, **kwargs: Any) -> Any:
         failures: list[Failure] = []
-        for index, backend in enumerate(self.backends):
+        for index, backend in enumerate(self._layers(name)):
             function = getattr(backend, method, None)
             if function is None:
                 continue
@@ -166,14 +179,18 @@ class FallbackStorage(Storage):
 
     def _open(self, name: str, mode: str = "rb") -> File[Any]:
         check_name(name, "open", "FallbackStorage")
+        if self._overlay is not None:
+            return self._overlay.open(self, name, mode)
         result: File[Any] = self._first_success("open", name, name, mode)
         return result
 
     def exists(self, name: str) -> bool:
         """Whether any backend has ``name``; stops at the first that does."""
         check_name(name, "exists", "FallbackStorage")
+        if self._overlay is not None and self._overlay.is_marker(name):
+            return False
         failures: list[Failure] = []
-        for index, backend in enumerate(self.backends):
+        for index, backend in enumerate(self._layers(name)):
             try:
                 if backend.exists(name):
                     return True
@@ -194,9 +211,16 @@ class FallbackStorage(Storage):
         files: dict[str, None] = {}
         missing: list[Failure] = []
         answered = False
+        keep = None
+        if self._overlay is not None and self._overlay.whiteouts:
+            keep = self._overlay.listing_filter(self, path)
         for index, backend in enumerate(self.backends):
             try:
                 backend_directories, backend_files = backend.listdir(path)
+                if keep is not None:
+                    backend_directories, backend_files = keep(
+                        backend, backend_directories, backend_files
+                    )
             except SuspiciousOperation:
                 raise
             except NotImplementedError:
@@ -231,7 +255,8 @@ class FallbackStorage(Storage):
         ``http_method``) are passed through.
         """
         check_name(name, "url", "FallbackStorage")
-        *earlier, last = self.backends
+        last = self.backends[-1]
+        earlier = [backend for backend in self._layers(name) if backend is not last]
         for backend in earlier:
             if name is not None and self._has(backend, name):
                 try:
@@ -356,7 +381,7 @@ class FallbackStorage(Storage):
 
     def _free(self, name: str, renamed: bool) -> bool:
         unknown = False
-        for index, backend in enumerate(self.backends):
+        for index, backend in enumerate(self._layers(name)):
             try:
                 if backend.exists(name):
                     return False
@@ -411,6 +436,8 @@ class FallbackStorage(Storage):
 
     def _save(self, name: str, content: File[Any]) -> str:
         check_name(name, "save", "FallbackStorage")
+        if self._overlay is not None:
+            self._layers(name)  # refuses the names whiteout markers use
         failures: list[Failure] = []
         for index, backend in enumerate(self.backends):
             if failures and not _rewind(content):
@@ -423,7 +450,10 @@ class FallbackStorage(Storage):
                     )
                     break
             try:
-                return backend._save(name, content)  # type: ignore[attr-defined,no-any-return]
+                saved: str = backend._save(name, content)  # type: ignore[attr-defined]
+                if self._overlay is not None:
+                    self._overlay.saved(self, saved)
+                return saved
             except SuspiciousOperation:
                 raise
             except NotImplementedError:
@@ -437,7 +467,11 @@ class FallbackStorage(Storage):
         raise combine(failures, "save", name)
 
     def delete(self, name: str) -> None:
-        """Delete ``name`` from the first backend that accepts the delete (the 1.x rule)."""
+        """Delete ``name`` from the first backend that accepts the delete (the 1.x rule).
+
+        With ``whiteouts`` on, ``name`` (a file or a directory) is deleted from
+        the writable backend and hidden in the others by a whiteout marker.
+        """
         check_name(name, "delete", "FallbackStorage")
         if not name:
             # FileSystemStorage refuses an empty name but InMemoryStorage and S3
@@ -446,7 +480,38 @@ class FallbackStorage(Storage):
                 "FallbackStorage.delete() got an empty file name; "
                 "pass the name of the file to delete."
             )
+        if self._overlay is not None and self._overlay.whiteouts:
+            self._overlay.delete(self, name)
+            return
         self._first_success("delete", name, name)
+
+    # -- whiteouts ------------------------------------------------------------------
+
+    @property
+    def whiteouts(self) -> bool:
+        """Whether the ``whiteouts`` option is on."""
+        return self._overlay is not None and self._overlay.whiteouts
+
+    @property
+    def copy_on_read(self) -> bool:
+        """Whether the ``copy_on_read`` option is on."""
+        return self._overlay is not None and self._overlay.copy_on_read
+
+    def _whiteouts(self, method: str) -> Overlay:
+        if self._overlay is None or not self._overlay.whiteouts:
+            raise ImproperlyConfigured(
+                f"FallbackStorage.{method}() needs the 'whiteouts' option, which is False; "
+                f"set 'whiteouts': True in the storage's OPTIONS."
+            )
+        return self._overlay
+
+    def list_whiteouts(self, path: str = "") -> list[str]:
+        """The names hidden by whiteout markers under ``path``, sorted."""
+        return self._whiteouts("list_whiteouts").list_whiteouts(self, path)
+
+    def clear_whiteouts(self, names: Iterable[str] | None = None) -> list[str]:
+        """Remove the markers of ``names`` (all when ``None``); returns the names cleared."""
+        return self._whiteouts("clear_whiteouts").clear_whiteouts(self, names)
 
 
 def _overwrites(storage: Storage) -> bool:

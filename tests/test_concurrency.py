@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import random
 import threading
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,11 @@ HANG = 120.0
 def production() -> Iterator[ReadOnlyStorage]:
     server, (host, port) = start_moto()
     endpoint_url = f"http://{host}:{port}"
+    # moto's state is per process, shared with earlier modules' servers and
+    # mock_aws: start from an empty account.
+    reset = urllib.request.Request(f"{endpoint_url}/moto-api/reset", method="POST")
+    with urllib.request.urlopen(reset) as response:
+        response.read()
     client = boto3.client(
         "s3",
         endpoint_url=endpoint_url,
