@@ -13,6 +13,9 @@ import pytest
 from django.core.files.storage import FileSystemStorage
 from django.test import override_settings
 
+# production.py is a helper module, not a test module: have pytest rewrite its asserts too.
+pytest.register_assert_rewrite("production")
+
 DUMMY_AWS_ENVIRONMENT = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",

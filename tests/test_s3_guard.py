@@ -4,7 +4,8 @@ Every test seeds a "production" bucket, protects an S3Storage on it and records,
 of the guard, every request that reached moto: moto's own request recorder for the in-process
 ``mock_aws`` runs, and the access log of a ``ThreadedMotoServer`` on 127.0.0.1 for the runs over
 real HTTP. ``Production.assert_untouched()`` then checks that only GET and HEAD reached the bucket
-and that its keys, ETags and LastModified are what they were.
+and that its keys, ETags and LastModified are what they were. That machinery lives in
+``production.py``; its fixtures are imported here, where other modules also find them.
 """
 
 from __future__ import annotations
@@ -12,155 +13,35 @@ from __future__ import annotations
 import contextlib
 import copy
 import io
-import json
-import logging
 import pickle
-import re
 import sys
 import threading
 import urllib.request
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from datetime import datetime
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import boto3
-import moto.moto_api
+import production as shared
 import pytest
 from botocore.exceptions import ClientError
 from django.core.files.base import ContentFile
 from django.core.files.storage import FileSystemStorage
-from moto import mock_aws
-from moto.moto_api._internal.recorder.models import Recorder
-from moto.server import ThreadedMotoServer
-from storages.backends.s3 import S3StaticStorage, S3Storage
+from production import BACKEND, BIG, BUCKET, SEED, make_storage
+from production import Production as Production  # re-exported: other test modules use it
+from storages.backends.s3 import S3StaticStorage
 
-from fallback_storage import ReadOnlyStorageError, s3_guard
+from fallback_storage import ReadOnlyStorage, ReadOnlyStorageError, s3_guard
 
-BUCKET = "production"
-BACKEND = f"S3Storage(bucket_name={BUCKET!r})"
+# The fixtures of production.py, used here; other test modules import them from here too.
+moto_server = shared.moto_server
+unprotected = shared.unprotected
+production = shared.production
+
 FIX = (
     f"{BACKEND} is wrapped in ReadOnlyStorage, "
     f"use the backend directly without ReadOnlyStorage to write to it."
 )
-SEED = {
-    "a.txt": b"production a",
-    "docs/b.txt": b"production b",
-    "docs/deep/c.txt": b"production c",
-}
-BIG = 9 * 1024 * 1024  # over boto3's 8 MiB multipart threshold
-ANSI = re.compile(r"\x1b\[[0-9;]*m")
-REQUEST_LINE = re.compile(r"\"([A-Z]+) (\S+) HTTP/")
-
-Snapshot = dict[str, tuple[str, datetime]]
-
-
-@dataclass
-class Production:
-    """A seeded bucket, a protected S3Storage on it, and what reached the bucket since."""
-
-    storage: Any
-    raw_client: Any  # an unprotected client, for seeding and snapshots only
-    requests: Callable[[], list[tuple[str, str]]]
-    before: Snapshot = field(default_factory=dict)
-
-    def snapshot(self) -> Snapshot:
-        listing = self.raw_client.list_objects_v2(Bucket=BUCKET)
-        return {item["Key"]: (item["ETag"], item["LastModified"]) for item in listing["Contents"]}
-
-    def assert_untouched(self) -> None:
-        writes = [(method, url) for method, url in self.requests() if method not in {"GET", "HEAD"}]
-        assert writes == []
-        assert self.snapshot() == self.before
-
-
-def make_storage(**options: Any) -> Any:
-    return S3Storage(bucket_name=BUCKET, region_name="us-east-1", **options)
-
-
-def seed(client: Any) -> None:
-    client.create_bucket(Bucket=BUCKET)
-    for key, body in SEED.items():
-        client.put_object(Bucket=BUCKET, Key=key, Body=body)
-
-
-@pytest.fixture(scope="module")
-def moto_server() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
-
-
-class AccessLog(logging.Handler):
-    """Collects the request lines werkzeug logs for every HTTP request the moto server handles."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.INFO)
-        self.lines: list[tuple[str, str]] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        match = REQUEST_LINE.search(ANSI.sub("", record.getMessage()))
-        if match:
-            self.lines.append((match[1], match[2]))
-
-
-def in_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Production]:
-    monkeypatch.setenv("MOTO_RECORDER_FILEPATH", str(tmp_path / "moto-recording.jsonl"))
-    recorder = Recorder()
-    # moto's stubber looks the recorder up on this module for every request.
-    monkeypatch.setattr(moto.moto_api, "recorder", recorder)
-
-    def recorded() -> list[tuple[str, str]]:
-        entries = recorder.download_recording().splitlines()
-        return [(entry["method"], entry["url"]) for entry in map(json.loads, entries)]
-
-    with mock_aws():
-        raw_client = boto3.client("s3", region_name="us-east-1")
-        seed(raw_client)
-        recorder.reset_recording()
-        recorder.start_recording()
-        yield Production(make_storage(), raw_client, recorded)
-        recorder.stop_recording()
-
-
-def over_http(endpoint: str) -> Iterator[Production]:
-    reset = urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST")
-    with urllib.request.urlopen(reset) as response:
-        assert response.status == 200
-    access_log = AccessLog()
-    werkzeug_logger = logging.getLogger("werkzeug")
-    werkzeug_logger.addHandler(access_log)
-    old_level = werkzeug_logger.level
-    werkzeug_logger.setLevel(logging.INFO)
-    try:
-        raw_client = boto3.client("s3", region_name="us-east-1", endpoint_url=endpoint)
-        seed(raw_client)
-        access_log.lines.clear()
-        storage = make_storage(endpoint_url=endpoint, addressing_style="path")
-        yield Production(storage, raw_client, lambda: list(access_log.lines))
-    finally:
-        werkzeug_logger.removeHandler(access_log)
-        werkzeug_logger.setLevel(old_level)
-
-
-@pytest.fixture(params=["mock_aws", "http"])
-def unprotected(
-    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Production]:
-    if request.param == "mock_aws":
-        yield from in_process(tmp_path, monkeypatch)
-    else:
-        yield from over_http(request.getfixturevalue("moto_server"))
-
-
-@pytest.fixture
-def production(unprotected: Production) -> Production:
-    unprotected.before = unprotected.snapshot()
-    s3_guard.protect(unprotected.storage)
-    return unprotected
 
 
 # -- the allowlist --------------------------------------------------------------------------
@@ -196,6 +77,17 @@ def test_is_s3_storage_never_imports_django_storages(monkeypatch: pytest.MonkeyP
     monkeypatch.setitem(sys.modules, "boto3", None)
     assert not s3_guard.is_s3_storage(FileSystemStorage())
     assert "storages.backends.s3" not in sys.modules
+
+
+def test_is_protected() -> None:
+    storage = make_storage()
+    assert not s3_guard.is_protected(storage)
+    s3_guard.protect(storage)
+    assert s3_guard.is_protected(storage)
+    assert s3_guard.is_protected(pickle.loads(pickle.dumps(storage)))
+    assert s3_guard.is_protected(ReadOnlyStorage(make_storage()).backend)
+    assert not s3_guard.is_protected(FileSystemStorage())
+    assert not s3_guard.is_protected(object())
 
 
 def test_protect_refuses_other_storages() -> None:
