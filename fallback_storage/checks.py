@@ -35,11 +35,11 @@ IGNORES_DEFAULT_FILE_STORAGE = django.VERSION >= (5, 1)
 
 
 def s3_guard_is_on(storage: object) -> bool:
-    """Whether ``fallback_storage.s3_guard.protect()`` guards this ``S3Storage``'s clients."""
-    # protect() swaps the instance's session factory for a guarded one.
-    return s3_guard.is_s3_storage(storage) and isinstance(
-        vars(storage).get("_create_session"), s3_guard._GuardedSessionFactory
-    )
+    """Whether ``fallback_storage.s3_guard.protect()`` guards this ``S3Storage``'s clients.
+
+    Kept for compatibility; it is :func:`fallback_storage.s3_guard.is_protected`.
+    """
+    return s3_guard.is_protected(storage)
 
 
 def register() -> None:
@@ -177,7 +177,7 @@ def _check_fallback(
 def _unwrapped_s3(layers: tuple[Storage, ...], label: str) -> Iterator[tuple[str, Storage]]:
     for index, layer in enumerate(layers):
         path = f"{label} backend {index}"
-        if s3_guard.is_s3_storage(layer) and not s3_guard_is_on(layer):
+        if s3_guard.is_s3_storage(layer) and not s3_guard.is_protected(layer):
             yield path, layer
         elif isinstance(layer, FallbackStorage):
             yield from _unwrapped_s3(layer.backends, path)

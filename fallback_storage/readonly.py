@@ -84,7 +84,7 @@ class ReadOnlyStorage(Storage):
                 if self._built is None:
                     storage = build_backend(self._entry, "ReadOnlyStorage 'backend'")
                     if s3_guard.is_s3_storage(storage):
-                        s3_guard.protect(storage)
+                        s3_guard.protect(storage, backend=_describe(storage))
                     self._built = storage
                 built = self._built
         return built
@@ -115,7 +115,7 @@ class ReadOnlyStorage(Storage):
         return getattr(self.backend, attribute)
 
     def _refuse(self, operation: str, name: str | None) -> ReadOnlyStorageError:
-        backend = type(self.backend).__qualname__
+        backend = _describe(self.backend)
         return ReadOnlyStorageError(
             f"ReadOnlyStorage refused to {operation} {name!r} in {backend}; "
             f"list a writable backend beside it in FallbackStorage, "
@@ -228,3 +228,11 @@ def _is_forbidden(error: BaseException) -> bool:
     status = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
     code = response.get("Error", {}).get("Code")
     return status == 403 or code in {"403", "AccessDenied", "Forbidden"}
+
+
+def _describe(storage: Storage) -> str:
+    """How refusals name the wrapped backend; the S3 guard's refusals use the same words."""
+    name = type(storage).__qualname__
+    if s3_guard.is_s3_storage(storage):
+        return f"{name}(bucket_name={getattr(storage, 'bucket_name', None)!r})"
+    return name

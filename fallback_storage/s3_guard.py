@@ -44,7 +44,7 @@ if TYPE_CHECKING:
     from botocore.hooks import BaseEventHooks
     from botocore.model import OperationModel
 
-__all__ = ["is_s3_storage", "protect", "read_only_operations"]
+__all__ = ["is_protected", "is_s3_storage", "protect", "read_only_operations"]
 
 READ_METHODS = frozenset({"GET", "HEAD"})
 # S3 Select is sent as a POST but only reads (it filters an object server-side).
@@ -98,7 +98,7 @@ def protect(storage: object, *, backend: str | None = None) -> None:
             f"wrap other storages in ReadOnlyStorage only."
         )
     s3_storage = cast("_S3Storage", storage)
-    if isinstance(vars(s3_storage).get("_create_session"), _GuardedSessionFactory):
+    if is_protected(s3_storage):
         return
     guard = _Guard(backend or f"{type(storage).__name__}(bucket_name={s3_storage.bucket_name!r})")
     for resource in (
@@ -112,6 +112,14 @@ def protect(storage: object, *, backend: str | None = None) -> None:
     s3_storage._connections = threading.local()
     s3_storage._unsigned_connections = threading.local()
     s3_storage._bucket = None
+
+
+def is_protected(storage: object) -> bool:
+    """Return whether ``storage`` is an ``S3Storage`` whose clients :func:`protect` guards."""
+    # protect() swaps the instance's session factory for a guarded one.
+    return is_s3_storage(storage) and isinstance(
+        vars(storage).get("_create_session"), _GuardedSessionFactory
+    )
 
 
 class _S3Storage(Protocol):

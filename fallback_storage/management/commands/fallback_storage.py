@@ -20,7 +20,6 @@ from django.core.files.storage import InvalidStorageError, Storage, storages
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from fallback_storage import s3_guard
-from fallback_storage.checks import s3_guard_is_on
 from fallback_storage.readonly import ReadOnlyStorage
 from fallback_storage.storage import FallbackStorage
 
@@ -168,7 +167,7 @@ def _describe(index: int, layer: Storage) -> dict[str, Any]:
         name = f"{name}({type(inner).__qualname__})"
     read_only = getattr(layer, "read_only", False) is True
     if s3_guard.is_s3_storage(inner):
-        guard = "on" if s3_guard_is_on(inner) else "off"
+        guard = "on" if s3_guard.is_protected(inner) else "off"
         prefix = getattr(inner, "location", "") or ""
         location = f"s3://{getattr(inner, 'bucket_name', '')}/{prefix}"
     else:
