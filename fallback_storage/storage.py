@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import pathlib
 import threading
@@ -27,13 +28,15 @@ from fallback_storage.backends import (
     validate_entries,
     watch_settings,
 )
+from fallback_storage.cache import LocationCache, validate_options
 from fallback_storage.exceptions import OperationNotImplemented, ReadOnlyStorageError
-from fallback_storage.failures import Failure, add_note, combine, layer
+from fallback_storage.failures import Failure, add_note, combine, is_missing, layer
 from fallback_storage.readonly import ReadOnlyStorage
 
 __all__ = ["FallbackStorage", "ReadOnlyStorage"]
 
-_OPTIONS = ("backends",)
+_OPTIONS = ("backends", "cache_timeout", "cache_alias")
+_WRITE_MODE_CHARACTERS = frozenset("wax+")
 
 
 @deconstructible(path="fallback_storage.storage.FallbackStorage")
@@ -44,9 +47,21 @@ class FallbackStorage(Storage):
     of ``settings.STORAGES``, a dotted path to a storage class, a
     ``{"BACKEND": ..., "OPTIONS": {...}}`` dict or a storage instance. Without
     it, the 1.x setting ``FALLBACK_STORAGES`` is read at first use.
+
+    ``cache_timeout`` (seconds, default None: off) turns on the location
+    cache, which remembers which backend has a name; ``cache_alias`` (default
+    None: a private in-process cache) names the ``settings.CACHES`` entry it
+    uses. See :mod:`fallback_storage.cache`.
     """
 
-    def __init__(self, backends: Sequence[BackendEntry] | None = None, **options: Any) -> None:
+    def __init__(
+        self,
+        backends: Sequence[BackendEntry] | None = None,
+        *,
+        cache_timeout: float | None = None,
+        cache_alias: str | None = None,
+        **options: Any,
+    ) -> None:
         if options:
             raise ImproperlyConfigured(
                 f"FallbackStorage got unknown options {sorted(options)}; "
@@ -55,6 +70,8 @@ class FallbackStorage(Storage):
         self._entries = (
             None if backends is None else validate_entries(backends, "FallbackStorage 'backends'")
         )
+        validate_options(cache_timeout, cache_alias)
+        self._cache = None if cache_timeout is None else LocationCache(cache_timeout, cache_alias)
         self._built: tuple[Storage, ...] | None = None
         self._lock = threading.RLock()
         watch_settings(self)
@@ -80,12 +97,17 @@ class FallbackStorage(Storage):
                 entries, label = legacy_entries("FallbackStorage"), "settings.FALLBACK_STORAGES"
             else:
                 entries, label = self._entries, "FallbackStorage 'backends'"
-            self._built = tuple(build_backend(entry, label) for entry in entries)
-            return self._built
+            built = tuple(build_backend(entry, label) for entry in entries)
+            if self._cache is not None:
+                self._cache.bind(built)
+            self._built = built
+            return built
 
     def _reset_backends(self) -> None:
         with self._lock:
             self._built = None
+            if self._cache is not None:
+                self._cache.unbind()
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
@@ -150,24 +172,55 @@ class FallbackStorage(Storage):
     # -- reading -----------------------------------------------------------------
 
     def _open(self, name: str, mode: str = "rb") -> File[Any]:
-        result: File[Any] = self._first_success("open", name, name, mode)
+        cache = self._cache
+        if cache is None:
+            result: File[Any] = self._first_success("open", name, name, mode)
+            return result
+        if _WRITE_MODE_CHARACTERS.intersection(mode):
+            try:
+                result = self._first_success("open", name, name, mode)
+            finally:
+                cache.forget((name,))
+            return result
+        # A lazily opening backend may succeed for a missing file, so a
+        # successful open proves nothing: it uses the cache but never fills it.
+        result = self._located(cache, "open", name, (name, mode), record=False)
         return result
 
     def exists(self, name: str) -> bool:
         """Whether any backend has ``name``; stops at the first that does."""
+        backends = self.backends
+        cache = self._cache
+        start = 0
+        token = 0
+        if cache is not None:
+            known = cache.lookup(name)
+            if known is not None:
+                start, found = known
+                if found or start >= len(backends):
+                    return found
+            token = cache.token()
+        certain = True
         failures: list[Failure] = []
-        for index, backend in enumerate(self.backends):
+        for index in range(start, len(backends)):
+            backend = backends[index]
             try:
                 if backend.exists(name):
+                    if cache is not None and certain:
+                        cache.remember(name, index, True, token)
                     return True
             except SuspiciousOperation:
                 raise
             except NotImplementedError:
+                certain = False
                 continue
             except Exception as error:
+                certain = False
                 failures.append(Failure(index, backend, error))
         if failures:
             raise combine(failures, "exists", name)
+        if cache is not None and certain:
+            cache.remember(name, len(backends), False, token)
         return False
 
     def listdir(self, path: str) -> tuple[list[str], list[str]]:
@@ -199,7 +252,10 @@ class FallbackStorage(Storage):
         return self._first_success("listdir", path, path)  # type: ignore[no-any-return]
 
     def size(self, name: str) -> int:
-        return self._first_success("size", name, name)  # type: ignore[no-any-return]
+        cache = self._cache
+        if cache is None:
+            return self._first_success("size", name, name)  # type: ignore[no-any-return]
+        return self._located(cache, "size", name, (name,))  # type: ignore[no-any-return]
 
     def path(self, name: str) -> str:
         return self._first_success("path", name, name)  # type: ignore[no-any-return]
@@ -210,32 +266,121 @@ class FallbackStorage(Storage):
         Extra arguments (``S3Storage.url``'s ``parameters``, ``expire``,
         ``http_method``) are passed through.
         """
-        *earlier, last = self.backends
-        for backend in earlier:
-            if name is not None and self._has(backend, name):
+        backends = self.backends
+        last = len(backends) - 1
+        start = 0
+        cache = self._cache
+        token = 0
+        if cache is not None and name is not None:
+            known = cache.lookup(name)
+            if known is not None:
+                start, found = known
+                if found and start < last:
+                    try:
+                        return backends[start].url(name, *args, **kwargs)
+                    except NotImplementedError:
+                        start += 1
+            token = cache.token()
+        certain = True
+        for index in range(start, last):
+            backend = backends[index]
+            if name is None:
+                break
+            try:
+                has = backend.exists(name)
+            except NotImplementedError:
+                certain = False
+                continue
+            if has:
+                if cache is not None and certain:
+                    cache.remember(name, index, True, token)
                 try:
                     return backend.url(name, *args, **kwargs)
                 except NotImplementedError:
                     continue
+        else:
+            if cache is not None and certain and name is not None and start < last:
+                cache.remember(name, last, False, token)
         try:
-            return last.url(name, *args, **kwargs)
+            return backends[last].url(name, *args, **kwargs)
         except NotImplementedError:
             return self._first_success("url", name, name, *args, **kwargs)  # type: ignore[no-any-return]
 
-    def _has(self, backend: Storage, name: str) -> bool:
-        try:
-            return backend.exists(name)
-        except NotImplementedError:
-            return False
+    def _located(
+        self,
+        cache: LocationCache,
+        method: str,
+        name: str,
+        args: tuple[Any, ...],
+        record: bool = True,
+    ) -> Any:
+        """``_first_success`` for a read of ``name``, starting where the cache says it is."""
+        backends = self.backends
+        start = 0
+        known = cache.lookup(name)
+        if known is not None:
+            start = known[0]
+            if start >= len(backends):
+                error = FileNotFoundError(errno.ENOENT, f"{name!r} is in no backend", name)
+                add_note(
+                    error,
+                    f"The location cache remembers that no backend has {name!r}; "
+                    f"it forgets after {cache.timeout} seconds, or when the file is "
+                    f"saved through this storage.",
+                )
+                raise error
+        token = cache.token()
+        certain = True
+        failures: list[Failure] = []
+        for index in range(start, len(backends)):
+            backend = backends[index]
+            function = getattr(backend, method, None)
+            if function is None:
+                certain = False
+                continue
+            try:
+                result = function(*args)
+            except SuspiciousOperation:
+                raise
+            except NotImplementedError:
+                certain = False
+                continue
+            except Exception as error:
+                certain = certain and is_missing(error)
+                failures.append(Failure(index, backend, error))
+                continue
+            if record and certain and known != (index, True):
+                cache.remember(name, index, True, token)
+            return result
+        if not failures:
+            raise OperationNotImplemented(
+                f"No backend of FallbackStorage implements {method}() "
+                f"({', '.join(type(b).__qualname__ for b in backends)}); "
+                f"add a backend that does."
+            )
+        if certain:
+            cache.remember(name, len(backends), False, token)
+        elif known is not None:
+            cache.forget((name,))
+        raise combine(failures, method, name)
 
     def get_accessed_time(self, name: str) -> datetime:
-        return self._first_success("get_accessed_time", name, name)  # type: ignore[no-any-return]
+        cache = self._cache
+        if cache is None:
+            return self._first_success("get_accessed_time", name, name)  # type: ignore[no-any-return]
+        return self._located(cache, "get_accessed_time", name, (name,))  # type: ignore[no-any-return]
 
     def get_created_time(self, name: str) -> datetime:
-        return self._first_success("get_created_time", name, name)  # type: ignore[no-any-return]
+        cache = self._cache
+        if cache is None:
+            return self._first_success("get_created_time", name, name)  # type: ignore[no-any-return]
+        return self._located(cache, "get_created_time", name, (name,))  # type: ignore[no-any-return]
 
     def get_modified_time(self, name: str) -> datetime:
-        return self._first_success("get_modified_time", name, name)  # type: ignore[no-any-return]
+        cache = self._cache
+        if cache is None:
+            return self._first_success("get_modified_time", name, name)  # type: ignore[no-any-return]
+        return self._located(cache, "get_modified_time", name, (name,))  # type: ignore[no-any-return]
 
     # The 1.x names.
     def accessed_time(self, name: str) -> datetime:
@@ -321,13 +466,17 @@ class FallbackStorage(Storage):
                     )
                     break
             try:
-                return backend._save(name, content)  # type: ignore[no-any-return]
+                saved: str = backend._save(name, content)
             except SuspiciousOperation:
                 raise
             except NotImplementedError:
                 continue
             except Exception as error:
                 failures.append(Failure(index, backend, error))
+            else:
+                if self._cache is not None:
+                    self._cache.forget((name, saved))
+                return saved
         if not failures:
             raise OperationNotImplemented(
                 "No backend of FallbackStorage implements _save(); add a backend that does."
@@ -336,7 +485,11 @@ class FallbackStorage(Storage):
 
     def delete(self, name: str) -> None:
         """Delete ``name`` from the first backend that accepts the delete (the 1.x rule)."""
-        self._first_success("delete", name, name)
+        try:
+            self._first_success("delete", name, name)
+        finally:
+            if self._cache is not None:
+                self._cache.forget((name,))
 
 
 def _overwrites(storage: Storage) -> bool:
