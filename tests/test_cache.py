@@ -256,9 +256,9 @@ def test_with_two_buckets_the_cache_stops_heading_the_first_for_a_file_of_the_se
     cache_timeout: int | None,
 ) -> None:
     staging_bucket = f"staging-{production_bucket}"
-    s3_storage_factory(staging_bucket).connection.meta.client.create_bucket(
-        Bucket=staging_bucket
-    )
+    staging_client = s3_storage_factory(staging_bucket).connection.meta.client
+    staging_client.create_bucket(Bucket=staging_bucket)
+    staging_client.put_object(Bucket=staging_bucket, Key="staged.txt", Body=b"staged")
     storage = FallbackStorage(
         backends=[
             local,
@@ -269,16 +269,24 @@ def test_with_two_buckets_the_cache_stops_heading_the_first_for_a_file_of_the_se
     )
     storage.backends
 
-    counts = [
-        requests_during(
-            s3_server,
-            staging_bucket,
-            lambda: (storage.url("prod-only.txt"), storage.exists("prod-only.txt")),
-        )
+    url_counts = [
+        requests_during(s3_server, staging_bucket, lambda: storage.url("prod-only.txt"))
+        for _ in range(3)
+    ]
+    exists_counts = [
+        requests_during(s3_server, staging_bucket, lambda: storage.exists("prod-only.txt"))
+        for _ in range(2)
+    ]
+
+    staged_counts = [
+        requests_during(s3_server, staging_bucket, lambda: storage.url("staged.txt"))
         for _ in range(3)
     ]
 
-    assert counts == ([1, 0, 0] if cache_timeout else [2, 2, 2])
+    assert url_counts == ([1, 0, 0] if cache_timeout else [1, 1, 1])
+    assert staged_counts == ([1, 0, 0] if cache_timeout else [1, 1, 1])
+    assert f"/{staging_bucket}/staged.txt" in storage.url("staged.txt")
+    assert exists_counts == ([0, 0] if cache_timeout else [1, 1])
     assert f"/{production_bucket}/prod-only.txt" in storage.url("prod-only.txt")
 
 
