@@ -148,8 +148,21 @@ class FallbackStorage(Storage):
     # -- the dispatch rule -----------------------------------------------------
 
     def _first_success(self, method: str, name: str | None, *args: Any, **kwargs: Any) -> Any:
-        failures: list[Failure] = []
-        for index, backend in enumerate(self.backends):
+        backends = self._built or self._build_backends()
+        return self._dispatch(method, name, args, kwargs, backends, 0, [])
+
+    def _dispatch(
+        self,
+        method: str,
+        name: str | None,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        backends: tuple[Storage, ...],
+        start: int,
+        failures: list[Failure],
+    ) -> Any:
+        for index in range(start, len(backends)):
+            backend = backends[index]
             function = getattr(backend, method, None)
             if function is None:
                 continue
@@ -164,17 +177,43 @@ class FallbackStorage(Storage):
         if not failures:
             raise OperationNotImplemented(
                 f"No backend of FallbackStorage implements {method}() "
-                f"({', '.join(type(b).__qualname__ for b in self.backends)}); "
+                f"({', '.join(type(b).__qualname__ for b in backends)}); "
                 f"add a backend that does."
             )
         raise combine(failures, method, name)
 
+    def _after_first(
+        self,
+        method: str,
+        name: str,
+        args: tuple[Any, ...],
+        backends: tuple[Storage, ...],
+        error: Exception,
+    ) -> Any:
+        """Go on with ``backends[1:]`` after the first backend raised ``error``.
+
+        The hot paths call the first backend directly (no generic dispatch), and
+        come here only when it could not answer.
+        """
+        if isinstance(error, SuspiciousOperation):
+            raise error
+        failures: list[Failure] = []
+        first = backends[0]
+        if not isinstance(error, NotImplementedError) and getattr(first, method, None):
+            failures.append(Failure(0, first, error))
+        return self._dispatch(method, name, args, {}, backends, 1, failures)
+
     # -- reading -----------------------------------------------------------------
 
     def _open(self, name: str, mode: str = "rb") -> File[Any]:
+        backends = self._built or self._build_backends()
         cache = self._cache
         if cache is None:
-            result: File[Any] = self._first_success("open", name, name, mode)
+            try:
+                return backends[0].open(name, mode)
+            except Exception as caught:
+                error = caught
+            result: File[Any] = self._after_first("open", name, (name, mode), backends, error)
             return result
         if _WRITE_MODE_CHARACTERS.intersection(mode):
             try:
@@ -189,19 +228,45 @@ class FallbackStorage(Storage):
 
     def exists(self, name: str) -> bool:
         """Whether any backend has ``name``; stops at the first that does."""
-        backends = self.backends
+        backends = self._built or self._build_backends()
         cache = self._cache
+        if cache is None:
+            try:
+                if backends[0].exists(name):
+                    return True
+            except Exception as caught:
+                error: Exception | None = caught
+            else:
+                error = None
+            return self._exists(name, backends, error, None, 0, 0)
         start = 0
-        token = 0
-        if cache is not None:
-            known = cache.lookup(name)
-            if known is not None:
-                start, found = known
-                if found or start >= len(backends):
-                    return found
-            token = cache.token()
+        known = cache.lookup(name)
+        if known is not None:
+            start, found = known
+            if found or start >= len(backends):
+                return found
+        return self._exists(name, backends, None, cache, cache.token(), start)
+
+    def _exists(
+        self,
+        name: str,
+        backends: tuple[Storage, ...],
+        first_error: Exception | None,
+        cache: LocationCache | None,
+        token: int,
+        start: int,
+    ) -> bool:
+        """exists() from layer ``start``, or from layer 1 after the first said no or raised."""
         certain = True
         failures: list[Failure] = []
+        if cache is None:
+            start = 1
+            if isinstance(first_error, SuspiciousOperation):
+                raise first_error
+            if isinstance(first_error, NotImplementedError):
+                certain = False
+            elif first_error is not None:
+                failures.append(Failure(0, backends[0], first_error))
         for index in range(start, len(backends)):
             backend = backends[index]
             try:
@@ -252,9 +317,14 @@ class FallbackStorage(Storage):
         return self._first_success("listdir", path, path)  # type: ignore[no-any-return]
 
     def size(self, name: str) -> int:
+        backends = self._built or self._build_backends()
         cache = self._cache
         if cache is None:
-            return self._first_success("size", name, name)  # type: ignore[no-any-return]
+            try:
+                return backends[0].size(name)
+            except Exception as caught:
+                error = caught
+            return self._after_first("size", name, (name,), backends, error)  # type: ignore[no-any-return]
         return self._located(cache, "size", name, (name,))  # type: ignore[no-any-return]
 
     def path(self, name: str) -> str:
@@ -266,18 +336,35 @@ class FallbackStorage(Storage):
         Extra arguments (``S3Storage.url``'s ``parameters``, ``expire``,
         ``http_method``) are passed through.
         """
-        backends = self.backends
+        backends = self._built or self._build_backends()
         last = len(backends) - 1
         start = 0
         cache = self._cache
         token = 0
-        if cache is not None and name is not None:
+        if cache is None and last and name is not None:
+            first = backends[0]
+            try:
+                has = first.exists(name)
+            except NotImplementedError:
+                has = False
+            if has:
+                try:
+                    return first.url(name, *args, **kwargs) if args or kwargs else first.url(name)
+                except NotImplementedError:
+                    pass
+            start = 1
+        elif cache is not None and name is not None:
             known = cache.lookup(name)
             if known is not None:
                 start, found = known
                 if found and start < last:
                     try:
-                        return backends[start].url(name, *args, **kwargs)
+                        backend = backends[start]
+                        return (
+                            backend.url(name, *args, **kwargs)
+                            if args or kwargs
+                            else backend.url(name)
+                        )
                     except NotImplementedError:
                         start += 1
             token = cache.token()
@@ -302,7 +389,9 @@ class FallbackStorage(Storage):
             if cache is not None and certain and name is not None and start < last:
                 cache.remember(name, last, False, token)
         try:
-            return backends[last].url(name, *args, **kwargs)
+            if args or kwargs:
+                return backends[last].url(name, *args, **kwargs)
+            return backends[last].url(name)
         except NotImplementedError:
             return self._first_success("url", name, name, *args, **kwargs)  # type: ignore[no-any-return]
 
@@ -315,7 +404,7 @@ class FallbackStorage(Storage):
         record: bool = True,
     ) -> Any:
         """``_first_success`` for a read of ``name``, starting where the cache says it is."""
-        backends = self.backends
+        backends = self._built or self._build_backends()
         start = 0
         known = cache.lookup(name)
         if known is not None:
@@ -365,21 +454,36 @@ class FallbackStorage(Storage):
         raise combine(failures, method, name)
 
     def get_accessed_time(self, name: str) -> datetime:
+        backends = self._built or self._build_backends()
         cache = self._cache
         if cache is None:
-            return self._first_success("get_accessed_time", name, name)  # type: ignore[no-any-return]
+            try:
+                return backends[0].get_accessed_time(name)
+            except Exception as caught:
+                error = caught
+            return self._after_first("get_accessed_time", name, (name,), backends, error)  # type: ignore[no-any-return]
         return self._located(cache, "get_accessed_time", name, (name,))  # type: ignore[no-any-return]
 
     def get_created_time(self, name: str) -> datetime:
+        backends = self._built or self._build_backends()
         cache = self._cache
         if cache is None:
-            return self._first_success("get_created_time", name, name)  # type: ignore[no-any-return]
+            try:
+                return backends[0].get_created_time(name)
+            except Exception as caught:
+                error = caught
+            return self._after_first("get_created_time", name, (name,), backends, error)  # type: ignore[no-any-return]
         return self._located(cache, "get_created_time", name, (name,))  # type: ignore[no-any-return]
 
     def get_modified_time(self, name: str) -> datetime:
+        backends = self._built or self._build_backends()
         cache = self._cache
         if cache is None:
-            return self._first_success("get_modified_time", name, name)  # type: ignore[no-any-return]
+            try:
+                return backends[0].get_modified_time(name)
+            except Exception as caught:
+                error = caught
+            return self._after_first("get_modified_time", name, (name,), backends, error)  # type: ignore[no-any-return]
         return self._located(cache, "get_modified_time", name, (name,))  # type: ignore[no-any-return]
 
     # The 1.x names.
