@@ -25,10 +25,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 # Version-named links to the pyenv interpreters live here; only this folder is put on PATH,
-# so `python` and `python3` keep meaning what they meant.
-PYTHONS = VENV / "pythons"
+# so `python` and `python3` keep meaning what they meant. Two levels below .venv/, because
+# Python looks for a pyvenv.cfg beside its executable and one level up.
+PYTHONS = VENV / "pythons" / "bin"
 SUPPORTED_MINORS = ("3.10", "3.11", "3.12", "3.13")
-TOX_REQUIREMENT = "tox>=4.22"
+TOX_REQUIREMENT = "tox>=4.67"
 
 
 def venv_bin(name: str) -> Path:
@@ -129,7 +130,14 @@ def run_tox(args: list[str]) -> int:
         say(f"pyenv Pythons visible to tox: {', '.join(linked)}")
     command = [str(tox), *args]
     say(f"running {' '.join(['tox', *args])}")
-    return subprocess.run(command, cwd=ROOT, env=env).returncode
+    process = subprocess.Popen(command, cwd=ROOT, env=env)
+    while True:
+        try:
+            return process.wait()
+        except KeyboardInterrupt:
+            # Ctrl+C reached tox as well (same process group): let it stop its command
+            # (the demo's server, say) and report, instead of killing it.
+            continue
 
 
 def has_tox_env(name: str) -> bool:

@@ -18,12 +18,12 @@ import contextvars
 import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any, Protocol, Union
+from typing import Any, Protocol
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-from django.core.signals import setting_changed
 from django.core.files.storage import InvalidStorageError, Storage, storages
+from django.core.signals import setting_changed
 from django.utils.module_loading import import_string
 
 __all__ = [
@@ -36,7 +36,7 @@ __all__ = [
     "watch_settings",
 ]
 
-BackendEntry = Union[str, Mapping[str, Any], Storage]
+BackendEntry = str | Mapping[str, Any] | Storage
 
 _REMOVED_PATHS = {
     "storages.backends.s3boto.S3BotoStorage": "storages.backends.s3.S3Storage",

@@ -12,7 +12,12 @@ from __future__ import annotations
 
 import errno
 
-__all__ = ["OperationNotImplemented", "ReadOnlyStorageError"]
+__all__ = [
+    "BucketChangedError",
+    "BucketTouchedError",
+    "OperationNotImplemented",
+    "ReadOnlyStorageError",
+]
 
 
 class ReadOnlyStorageError(PermissionError):
@@ -36,3 +41,25 @@ class ReadOnlyStorageError(PermissionError):
 
 class OperationNotImplemented(AttributeError, NotImplementedError):
     """No backend of a :class:`~fallback_storage.storage.FallbackStorage` implements a method."""
+
+
+class BucketTouchedError(AssertionError):
+    """A :class:`~fallback_storage.testing.BucketGuard` saw S3 requests that are not reads.
+
+    ``requests`` holds them, as :class:`~fallback_storage.testing.S3Request` objects.
+    """
+
+    def __init__(self, message: str, *, requests: tuple[object, ...]) -> None:
+        super().__init__(message)
+        self.requests = requests
+
+
+class BucketChangedError(AssertionError):
+    """A bucket listing differs from its :class:`~fallback_storage.testing.BucketSnapshot`.
+
+    ``differences`` holds one line per added, removed or changed key.
+    """
+
+    def __init__(self, message: str, *, differences: tuple[str, ...]) -> None:
+        super().__init__(message)
+        self.differences = differences

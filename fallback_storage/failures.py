@@ -21,7 +21,7 @@ __all__ = ["Failure", "add_note", "combine", "is_missing", "layer"]
 
 
 class Failure(NamedTuple):
-    index: int
+    position: int
     backend: Storage
     error: Exception
 
@@ -65,7 +65,7 @@ def combine(failures: Sequence[Failure], operation: str, name: str | None) -> Ex
     """The exception to raise for ``operation`` after every failure in ``failures``."""
     if len(failures) == 1:
         only = failures[0]
-        add_note(only.error, f"{operation}() failed in {layer(only.index, only.backend)}.")
+        add_note(only.error, f"{operation}() failed in {layer(only.position, only.backend)}.")
         return only.error
     chosen = max(failures, key=lambda failure: _rank(failure.error))
     error = chosen.error
@@ -76,7 +76,7 @@ def combine(failures: Sequence[Failure], operation: str, name: str | None) -> Ex
     for failure in failures:
         add_note(
             error,
-            f"{operation}() failed in {layer(failure.index, failure.backend)}: "
+            f"{operation}() failed in {layer(failure.position, failure.backend)}: "
             f"{type(failure.error).__name__}: {failure.error}",
         )
     return error

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from datetime import datetime
 from typing import Any
@@ -171,7 +172,7 @@ class ReadOnlyStorage(Storage):
     def get_alternative_name(self, file_root: str, file_ext: str) -> str:
         return self.backend.get_alternative_name(file_root, file_ext)
 
-    def generate_filename(self, filename: str) -> str:
+    def generate_filename(self, filename: str | os.PathLike[str]) -> str:
         return self.backend.generate_filename(filename)
 
     def is_name_available(self, name: str, max_length: int | None = None) -> bool:

@@ -504,9 +504,9 @@ class FallbackStorage(Storage):
     def get_valid_name(self, name: str) -> str:
         return self._first_success("get_valid_name", name, name)  # type: ignore[no-any-return]
 
-    def generate_filename(self, filename: str) -> str:
+    def generate_filename(self, filename: str | os.PathLike[str]) -> str:
         return self._first_success(  # type: ignore[no-any-return]
-            "generate_filename", filename, filename
+            "generate_filename", str(filename), filename
         )
 
     def get_alternative_name(self, file_root: str, file_ext: str) -> str:
@@ -570,7 +570,7 @@ class FallbackStorage(Storage):
                     )
                     break
             try:
-                saved: str = backend._save(name, content)
+                saved: str = backend._save(name, content)  # type: ignore[attr-defined]
             except SuspiciousOperation:
                 raise
             except NotImplementedError:

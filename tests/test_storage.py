@@ -5,19 +5,18 @@ from __future__ import annotations
 import errno
 import io
 import os
-from pathlib import Path
 from collections.abc import Iterator
-from typing import Any
+from pathlib import Path
+from typing import IO, Any, cast
 
 import boto3
-
 import django
 import pytest
 from django.core.exceptions import SuspiciousFileOperation
 from django.core.files.base import ContentFile, File
 from django.core.files.storage import FileSystemStorage, InMemoryStorage, Storage
 from moto import mock_aws
-from storages.backends.s3 import S3Storage
+from storages.backends.s3 import S3Storage  # type: ignore[import-untyped]
 
 from fallback_storage import OperationNotImplemented, ReadOnlyStorageError
 from fallback_storage.storage import FallbackStorage, ReadOnlyStorage
@@ -320,12 +319,10 @@ def test_save_does_not_retry_content_that_cannot_be_rewound(
     storage = FallbackStorage(backends=[full, local])
 
     with pytest.raises(OSError) as caught:
-        storage.save("data.bin", File(Unseekable(), name="data.bin"))
+        storage.save("data.bin", File(cast(IO[bytes], Unseekable()), name="data.bin"))
 
     assert caught.value.errno == errno.ENOSPC
-    assert "The content cannot be rewound, so no further backend was tried." in notes(
-        caught.value
-    )
+    assert "The content cannot be rewound, so no further backend was tried." in notes(caught.value)
     assert not local.exists("data.bin")
 
 
@@ -473,3 +470,64 @@ def test_name_functions_answer_from_the_first_backend(local: FileSystemStorage) 
     assert storage.generate_filename("dir/my file.txt") == "dir/my_file.txt"
     alternative = storage.get_alternative_name("root", ".txt")
     assert alternative.startswith("root_") and alternative.endswith(".txt")
+
+
+# -- with a real S3Storage (moto) ----------------------------------------------------------
+
+
+def test_url_passes_extra_arguments_through_to_s3(s3: S3Storage, local: FileSystemStorage) -> None:
+    s3.save("p.txt", ContentFile(b"p"))
+    storage = FallbackStorage(backends=[local, s3])
+
+    url = storage.url("p.txt", parameters={"ResponseContentType": "text/plain"}, expire=60)
+
+    assert url.startswith("https://bucket.s3.amazonaws.com/p.txt?")
+    assert "response-content-type=text%2Fplain" in url
+    assert "Expires=" in url or "X-Amz-Expires=60" in url
+
+
+def test_an_s3_target_that_overwrites_keeps_the_name(
+    s3: S3Storage, prod: FileSystemStorage
+) -> None:
+    assert s3.file_overwrite is True
+    write(prod, "a.txt", b"production")
+    storage = FallbackStorage(backends=[s3, ReadOnlyStorage(prod)])
+
+    assert storage.get_available_name("a.txt") == "a.txt"
+    assert storage.save("a.txt", ContentFile(b"new")) == "a.txt"
+    with s3.open("a.txt") as handle:
+        assert handle.read() == b"new"
+
+
+def test_an_s3_target_that_does_not_overwrite_gets_a_fresh_name(
+    s3: S3Storage, prod: FileSystemStorage
+) -> None:
+    s3.file_overwrite = False
+    write(prod, "a.txt", b"production")
+    storage = FallbackStorage(backends=[s3, ReadOnlyStorage(prod)])
+
+    name = storage.save("a.txt", ContentFile(b"new"))
+
+    assert name != "a.txt"
+    assert not s3.exists("a.txt")
+    with storage.open("a.txt") as handle:
+        assert handle.read() == b"production"
+
+
+def test_s3_attributes_read_through(s3: S3Storage, local: FileSystemStorage) -> None:
+    storage = FallbackStorage(backends=[local, ReadOnlyStorage(s3)])
+
+    assert storage.bucket_name == "bucket"
+    assert storage.location == local.location
+
+
+def test_missing_in_local_and_s3_is_file_not_found(s3: S3Storage, local: FileSystemStorage) -> None:
+    storage = FallbackStorage(backends=[local, s3])
+
+    for operation in (storage.size, storage.open, storage.get_modified_time):
+        with pytest.raises(FileNotFoundError) as caught:
+            operation("missing.txt")
+        assert [note.split(":")[0] for note in notes(caught.value)] == [
+            f"{operation.__name__}() failed in backend 0 (FileSystemStorage)",
+            f"{operation.__name__}() failed in backend 1 (S3Storage)",
+        ]

@@ -1,0 +1,51 @@
+"""Sphinx configuration for django-fallback-storage."""
+
+from __future__ import annotations
+
+import builtins
+import tomllib
+from pathlib import Path
+
+import django
+from django.conf import settings
+
+# autodoc imports the package, some of whose modules need configured settings.
+if not settings.configured:
+    settings.configure(
+        SECRET_KEY="docs-build-only",
+        INSTALLED_APPS=["django.contrib.contenttypes", "django.contrib.auth"],
+        USE_TZ=True,
+    )
+    django.setup()
+
+_PYPROJECT = tomllib.loads((Path(__file__).parent.parent / "pyproject.toml").read_text())
+
+project = "django-fallback-storage"
+author = "django-fallback-storage contributors"
+copyright = f"2026, {author}"  # noqa: A001 - the name Sphinx reads
+release = _PYPROJECT["project"]["version"]
+version = ".".join(release.split(".")[:2])
+
+extensions = ["sphinx.ext.autodoc"]
+html_theme = "furo"
+html_title = f"{project} {release}"
+exclude_patterns = ["_build"]
+
+autodoc_member_order = "bysource"
+autodoc_default_options = {"members": True, "show-inheritance": True}
+autodoc_typehints = "description"
+
+# The build is offline (no intersphinx inventories) and runs with -n, so references to Python's
+# and other projects' objects cannot resolve; ignore those, and keep every reference to this
+# package's own objects checked.
+nitpick_ignore = [("py:class", name) for name in dir(builtins)] + [
+    ("py:exc", name) for name in dir(builtins)
+]
+nitpick_ignore_regex = [
+    (r"py:.*", r"(django|storages|boto3|botocore|mypy_boto3_s3)(\..*)?"),
+    (
+        r"py:.*",
+        r"(typing|collections|os|io|datetime|pathlib|threading|contextlib|abc|types)(\..*)?",
+    ),
+    (r"py:.*", r"(IO|Any|Callable|Iterator|Sequence|Mapping|Storage|File|datetime|T)"),
+]

@@ -1,0 +1,92 @@
+"""Settings of the demo site: a development copy whose media overlay a production S3 bucket.
+
+The launcher (``run.py``) sets ``DEMO_STATE_DIR`` (database and local media) and
+``DEMO_S3_ENDPOINT_URL`` (the embedded production bucket) before Django starts.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+try:
+    STATE_DIR = Path(os.environ["DEMO_STATE_DIR"])
+    S3_ENDPOINT_URL = os.environ["DEMO_S3_ENDPOINT_URL"]
+except KeyError as missing:
+    raise ImproperlyConfigured(
+        f"The demo settings need the environment variable {missing.args[0]}, which the "
+        f"launcher sets; start the demo with `python3 dev.py demo` or `python example/run.py`."
+    ) from None
+
+SECRET_KEY = "NOTASECRET-demo-only"
+DEBUG = True
+ALLOWED_HOSTS = ["127.0.0.1", "localhost", "[::1]"]
+USE_TZ = True
+TIME_ZONE = "UTC"
+
+INSTALLED_APPS = [
+    "django.contrib.messages",
+    "gallery",
+]
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+]
+MESSAGE_STORAGE = "django.contrib.messages.storage.cookie.CookieStorage"
+ROOT_URLCONF = "demo_site.urls"
+WSGI_APPLICATION = "demo_site.wsgi.application"
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+DATABASES = {
+    "default": {"ENGINE": "django.db.backends.sqlite3", "NAME": STATE_DIR / "db.sqlite3"},
+}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Local media: new uploads land here, and Django serves them (DEBUG only, see urls.py).
+MEDIA_ROOT = STATE_DIR / "media"
+MEDIA_URL = "/media/"
+
+# The point of the demo. Files are looked up in the local media directory first,
+# then in the production bucket, which is wrapped in ReadOnlyStorage: reads go
+# through, every write is refused (down to the boto3 client), so writes land locally.
+STORAGES = {
+    "default": {
+        "BACKEND": "fallback_storage.storage.FallbackStorage",
+        "OPTIONS": {"backends": ["local", "production"]},
+    },
+    "local": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "production": {
+        "BACKEND": "fallback_storage.storage.ReadOnlyStorage",
+        "OPTIONS": {
+            "backend": {
+                "BACKEND": "storages.backends.s3.S3Storage",
+                "OPTIONS": {
+                    "bucket_name": "demo-production",
+                    "endpoint_url": S3_ENDPOINT_URL,
+                    "region_name": "us-east-1",
+                    "signature_version": "s3v4",
+                    # Signed GET URLs, as for a private bucket; the browser loads
+                    # them straight from the embedded S3 server.
+                    "querystring_auth": True,
+                },
+            },
+        },
+    },
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}

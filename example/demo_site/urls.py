@@ -1,0 +1,11 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.conf.urls.static import static
+from django.urls import URLPattern, URLResolver, include, path
+
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("", include("gallery.urls")),
+    # Local media, served by Django because DEBUG is on (static() adds nothing otherwise).
+    *static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT),
+]

@@ -1,0 +1,183 @@
+"""Django system checks, run by ``manage.py check`` when ``"fallback_storage"`` is installed.
+
+IDs in use (never reuse one):
+
+* ``fallback_storage.E001``: a FallbackStorage has no writable backend.
+* ``fallback_storage.E002``: a storage of this package in settings.STORAGES cannot be built.
+* ``fallback_storage.W001``: an S3 backend inside a FallbackStorage is writable while DEBUG is on.
+* ``fallback_storage.W002``: settings.DEFAULT_FILE_STORAGE is set, but this Django ignores it.
+* ``fallback_storage.W003``: settings.FALLBACK_STORAGES is set, but this Django ignores
+  DEFAULT_FILE_STORAGE and no FallbackStorage in settings.STORAGES reads it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import django
+from django.apps import AppConfig
+from django.conf import settings
+from django.core import checks
+from django.core.exceptions import ImproperlyConfigured
+from django.core.files.storage import Storage, storages
+from django.utils.module_loading import import_string
+
+from fallback_storage import s3_guard
+from fallback_storage.readonly import ReadOnlyStorage
+from fallback_storage.storage import FallbackStorage
+
+__all__ = ["check_legacy_settings", "check_storages", "register", "s3_guard_is_on"]
+
+TAG = "fallback_storage"
+# Django 5.1 removed DEFAULT_FILE_STORAGE (deprecated in 4.2).
+IGNORES_DEFAULT_FILE_STORAGE = django.VERSION >= (5, 1)
+
+
+def s3_guard_is_on(storage: object) -> bool:
+    """Whether ``fallback_storage.s3_guard.protect()`` guards this ``S3Storage``'s clients."""
+    # protect() swaps the instance's session factory for a guarded one.
+    return s3_guard.is_s3_storage(storage) and isinstance(
+        vars(storage).get("_create_session"), s3_guard._GuardedSessionFactory
+    )
+
+
+def register() -> None:
+    """Register the checks (done by the app's ``ready()``)."""
+    checks.register(check_storages, checks.Tags.files, TAG)
+    checks.register(check_legacy_settings, checks.Tags.compatibility, TAG)
+
+
+def check_storages(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
+    """Build every storage of this package in settings.STORAGES and inspect its layers."""
+    messages: list[checks.CheckMessage] = []
+    for alias, config in getattr(settings, "STORAGES", {}).items():
+        storage_class = _package_class(config)
+        if storage_class is None:
+            continue
+        label = f"settings.STORAGES[{alias!r}]"
+        try:
+            storage = storages.create_storage(config)
+            layers = _layers(storage)
+        except ImproperlyConfigured as error:
+            messages.append(
+                checks.Error(
+                    f"{label} cannot be built: {error}",
+                    hint="Fix the entry the message names; without this check Django would "
+                    "raise it at the first request that uses the storage.",
+                    id="fallback_storage.E002",
+                )
+            )
+            continue
+        if isinstance(storage, FallbackStorage):
+            messages.extend(_check_fallback(storage, label, layers))
+    return messages
+
+
+def check_legacy_settings(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
+    """Warn about the 1.x settings on a Django that ignores ``DEFAULT_FILE_STORAGE``."""
+    if not IGNORES_DEFAULT_FILE_STORAGE:
+        return []
+    messages: list[checks.CheckMessage] = []
+    default_backend = settings.STORAGES.get("default", {}).get("BACKEND")
+    if hasattr(settings, "DEFAULT_FILE_STORAGE"):
+        legacy = getattr(settings, "DEFAULT_FILE_STORAGE", None)
+        messages.append(
+            checks.Warning(
+                f"settings.DEFAULT_FILE_STORAGE is {legacy!r}, but Django "
+                f"{django.get_version()} ignores it, so the default storage is "
+                f"{default_backend!r}.",
+                hint=f'Move it to STORAGES["default"] = {{"BACKEND": {legacy!r}}} and delete '
+                f"DEFAULT_FILE_STORAGE.",
+                id="fallback_storage.W002",
+            )
+        )
+    if hasattr(settings, "FALLBACK_STORAGES") and not _reads_fallback_storages():
+        entries = getattr(settings, "FALLBACK_STORAGES", None)
+        messages.append(
+            checks.Warning(
+                f"settings.FALLBACK_STORAGES is {entries!r}, but no FallbackStorage in "
+                f"settings.STORAGES reads it (Django {django.get_version()} ignores "
+                f"DEFAULT_FILE_STORAGE).",
+                hint='Set STORAGES["default"] = {"BACKEND": '
+                '"fallback_storage.storage.FallbackStorage", "OPTIONS": {"backends": '
+                f"{list(entries) if isinstance(entries, (list, tuple)) else entries!r}}}}} "
+                f"and delete FALLBACK_STORAGES.",
+                id="fallback_storage.W003",
+            )
+        )
+    return messages
+
+
+def _package_class(config: object) -> type[Storage] | None:
+    backend = config.get("BACKEND") if isinstance(config, dict) else None
+    if not isinstance(backend, str):
+        return None
+    try:
+        storage_class = import_string(backend)
+    except ImportError:
+        return None  # Django reports it at first use; it is not ours.
+    if isinstance(storage_class, type) and issubclass(
+        storage_class, (FallbackStorage, ReadOnlyStorage)
+    ):
+        return storage_class
+    return None
+
+
+def _reads_fallback_storages() -> bool:
+    for config in settings.STORAGES.values():
+        storage_class = _package_class(config)
+        options: Any = config.get("OPTIONS") or {}
+        if (
+            storage_class is not None
+            and issubclass(storage_class, FallbackStorage)
+            and "backends" not in options
+        ):
+            return True
+    return False
+
+
+def _layers(storage: Storage) -> tuple[Storage, ...]:
+    """Build ``storage``'s backends now (raising ImproperlyConfigured) and return them."""
+    if isinstance(storage, FallbackStorage):
+        return storage.backends
+    if isinstance(storage, ReadOnlyStorage):
+        return (storage.backend,)
+    return ()
+
+
+def _check_fallback(
+    storage: FallbackStorage, label: str, layers: tuple[Storage, ...]
+) -> Iterator[checks.CheckMessage]:
+    if storage.read_only:
+        described = ", ".join(type(layer).__qualname__ for layer in layers)
+        yield checks.Error(
+            f"{label} is a FallbackStorage with no writable backend ({described}), so every "
+            f"save and delete fails.",
+            hint="Add a writable backend before the read-only ones, e.g. a FileSystemStorage "
+            "on a local directory.",
+            id="fallback_storage.E001",
+        )
+    if settings.DEBUG:
+        for path, layer in _unwrapped_s3(layers, label):
+            yield checks.Warning(
+                f"{path} is a writable S3 backend ({type(layer).__qualname__}, bucket "
+                f"{getattr(layer, 'bucket_name', None)!r}) in a FallbackStorage while DEBUG is "
+                f"on, so development can write to that bucket.",
+                hint='Wrap it in ReadOnlyStorage: {"BACKEND": '
+                '"fallback_storage.storage.ReadOnlyStorage", "OPTIONS": {"backend": ...}}.',
+                id="fallback_storage.W001",
+            )
+
+
+def _unwrapped_s3(layers: tuple[Storage, ...], label: str) -> Iterator[tuple[str, Storage]]:
+    for index, layer in enumerate(layers):
+        path = f"{label} backend {index}"
+        if s3_guard.is_s3_storage(layer) and not s3_guard_is_on(layer):
+            yield path, layer
+        elif isinstance(layer, FallbackStorage):
+            yield from _unwrapped_s3(layer.backends, path)
