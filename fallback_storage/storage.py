@@ -37,6 +37,8 @@ __all__ = ["FallbackStorage", "ReadOnlyStorage"]
 
 _OPTIONS = ("backends", "cache_timeout", "cache_alias")
 _WRITE_MODE_CHARACTERS = frozenset("wax+")
+# What the location cache remembers for a name the first backend has.
+_IN_FIRST = (0, True)
 
 
 @deconstructible(path="fallback_storage.storage.FallbackStorage")
@@ -195,6 +197,8 @@ class FallbackStorage(Storage):
         The hot paths call the first backend directly (no generic dispatch), and
         come here only when it could not answer.
         """
+        if self._cache is not None:
+            self._cache.forget((name,))  # it was remembered in the first backend
         if isinstance(error, SuspiciousOperation):
             raise error
         failures: list[Failure] = []
@@ -319,7 +323,7 @@ class FallbackStorage(Storage):
     def size(self, name: str) -> int:
         backends = self._built or self._build_backends()
         cache = self._cache
-        if cache is None:
+        if cache is None or cache.lookup(name) == _IN_FIRST:
             try:
                 return backends[0].size(name)
             except Exception as caught:
@@ -456,7 +460,7 @@ class FallbackStorage(Storage):
     def get_accessed_time(self, name: str) -> datetime:
         backends = self._built or self._build_backends()
         cache = self._cache
-        if cache is None:
+        if cache is None or cache.lookup(name) == _IN_FIRST:
             try:
                 return backends[0].get_accessed_time(name)
             except Exception as caught:
@@ -467,7 +471,7 @@ class FallbackStorage(Storage):
     def get_created_time(self, name: str) -> datetime:
         backends = self._built or self._build_backends()
         cache = self._cache
-        if cache is None:
+        if cache is None or cache.lookup(name) == _IN_FIRST:
             try:
                 return backends[0].get_created_time(name)
             except Exception as caught:
@@ -478,7 +482,7 @@ class FallbackStorage(Storage):
     def get_modified_time(self, name: str) -> datetime:
         backends = self._built or self._build_backends()
         cache = self._cache
-        if cache is None:
+        if cache is None or cache.lookup(name) == _IN_FIRST:
             try:
                 return backends[0].get_modified_time(name)
             except Exception as caught:

@@ -518,3 +518,19 @@ def test_threads_saving_deleting_and_reading_agree_with_the_disk_afterwards(
     assert {name: storage.exists(name) for name in names} == {
         name: (local_dir / name).exists() for name in names
     }
+
+
+def test_a_file_remembered_locally_but_removed_around_the_storage_is_looked_up_again(
+    layered: Callable[..., FallbackStorage], local_dir: Path
+) -> None:
+    storage = layered(cache_timeout=60)
+    (local_dir / "both.txt").write_bytes(b"local copy")
+    (local_dir / "gone.txt").write_bytes(b"gone")
+    assert storage.exists("both.txt") and storage.exists("gone.txt")
+    (local_dir / "both.txt").unlink()
+    (local_dir / "gone.txt").unlink()
+
+    assert storage.size("both.txt") == len(b"production copy")
+    with pytest.raises(FileNotFoundError):
+        storage.size("gone.txt")
+    assert storage.exists("gone.txt") is False
