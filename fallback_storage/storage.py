@@ -212,7 +212,9 @@ class FallbackStorage(Storage):
     def _open(self, name: str, mode: str = "rb") -> File[Any]:
         backends = self._built or self._build_backends()
         cache = self._cache
-        if cache is None:
+        if cache is None or (
+            cache.lookup(name) == _IN_FIRST and not _WRITE_MODE_CHARACTERS.intersection(mode)
+        ):
             try:
                 return backends[0].open(name, mode)
             except Exception as caught:

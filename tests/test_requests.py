@@ -69,7 +69,7 @@ def test_a_local_file_costs_no_s3_request(
     name: str,
 ) -> None:
     storage, _ = layered
-    storage.backends  # build (and guard) the backends outside the count
+    assert storage.backends  # build (and guard) the backends outside the count
 
     requests, _ = requests_of(s3_server, production_bucket, OPERATIONS[operation], storage, name)
 
@@ -84,7 +84,7 @@ def test_url_makes_no_s3_request_for_a_production_file_or_a_missing_one(
     name: str,
 ) -> None:
     storage, direct = layered
-    storage.backends
+    assert storage.backends
 
     requests, url = requests_of(s3_server, production_bucket, OPERATIONS["url"], storage, name)
 
@@ -103,8 +103,8 @@ def test_a_file_not_on_disk_costs_exactly_the_requests_s3storage_makes_itself(
     name: str,
 ) -> None:
     storage, direct = layered
-    storage.backends
-    direct.connection  # warm both clients up alike
+    assert storage.backends
+    assert direct.connection is not None  # warm both clients up alike
 
     direct_requests, direct_result = requests_of(
         s3_server, production_bucket, OPERATIONS[operation], direct, name
@@ -125,8 +125,8 @@ def test_listdir_makes_the_listing_requests_of_s3storage_and_no_more(
     production_bucket: str,
 ) -> None:
     storage, direct = layered
-    storage.backends
-    direct.connection
+    assert storage.backends
+    assert direct.connection is not None
 
     direct_requests, direct_listing = requests_of(
         s3_server, production_bucket, lambda s, n: s.listdir(n), direct, ""
@@ -148,7 +148,7 @@ def test_saving_a_new_file_asks_production_once_whether_the_name_is_taken(
     production_bucket: str,
 ) -> None:
     storage, _ = layered
-    storage.backends
+    assert storage.backends
 
     requests, name = requests_of(
         s3_server,
