@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from fallback_storage.exceptions import OperationNotImplemented, ReadOnlyStorageError
+from fallback_storage.exceptions import (
+    OperationNotImplemented,
+    ReadOnlyStorageError,
+    SuspiciousFileName,
+)
 from fallback_storage.storage import FallbackStorage, ReadOnlyStorage
 
-__all__ = ["FallbackStorage", "OperationNotImplemented", "ReadOnlyStorage", "ReadOnlyStorageError"]
+__all__ = [
+    "FallbackStorage",
+    "OperationNotImplemented",
+    "ReadOnlyStorage",
+    "ReadOnlyStorageError",
+    "SuspiciousFileName",
+]

@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import errno
 
+from django.core.exceptions import SuspiciousFileOperation
+
 __all__ = [
     "BucketChangedError",
     "BucketTouchedError",
     "OperationNotImplemented",
     "ReadOnlyStorageError",
+    "SuspiciousFileName",
 ]
 
 
@@ -63,3 +66,13 @@ class BucketChangedError(AssertionError):
     def __init__(self, message: str, *, differences: tuple[str, ...]) -> None:
         super().__init__(message)
         self.differences = differences
+
+
+class SuspiciousFileName(SuspiciousFileOperation, ValueError):
+    """A file name was refused before any backend saw it (NUL byte, ``..``, absolute path).
+
+    It is a :class:`~django.core.exceptions.SuspiciousFileOperation`, so
+    Django answers a request that triggers it with a 400, as it does for
+    ``FileSystemStorage``'s own path traversal errors, and a :class:`ValueError`,
+    which ``FileSystemStorage`` raises for a NUL byte.
+    """

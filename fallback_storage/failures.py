@@ -27,8 +27,16 @@ class Failure(NamedTuple):
 
 
 def layer(index: int, backend: object) -> str:
-    """How messages name a backend: its position and class."""
-    return f"backend {index} ({type(backend).__qualname__})"
+    """How messages name a backend: its position and class, and what a wrapper wraps.
+
+    ``backend 1 (ReadOnlyStorage(S3Storage))`` tells which layer failed even
+    when the failing one sits inside a :class:`ReadOnlyStorage`.
+    """
+    name = type(backend).__qualname__
+    wrapped = getattr(backend, "_built", None) if hasattr(backend, "_entry") else None
+    if wrapped is not None:
+        name = f"{name}({type(wrapped).__qualname__})"
+    return f"backend {index} ({name})"
 
 
 def add_note(error: BaseException, note: str) -> None:

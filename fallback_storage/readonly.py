@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import threading
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from django.core.exceptions import ImproperlyConfigured
 from django.core.files.base import File
@@ -15,10 +17,13 @@ from django.utils.deconstruct import deconstructible
 from fallback_storage import s3_guard
 from fallback_storage.backends import BackendEntry, build_backend, building, watch_settings
 from fallback_storage.exceptions import OperationNotImplemented, ReadOnlyStorageError
+from fallback_storage.failures import add_note
+from fallback_storage.names import check_name
 
 __all__ = ["ReadOnlyStorage"]
 
-_OPTIONS = ("backend",)
+_OPTIONS = ("backend", "forbidden_as_missing")
+_T = TypeVar("_T")
 _WRITE_MODE_CHARACTERS = frozenset("wax+")
 _WRITE_HTTP_METHODS = frozenset({"PUT", "POST", "DELETE", "PATCH"})
 
@@ -37,7 +42,12 @@ class ReadOnlyStorage(Storage):
 
     read_only = True
 
-    def __init__(self, backend: BackendEntry | None = None, **options: Any) -> None:
+    def __init__(
+        self,
+        backend: BackendEntry | None = None,
+        forbidden_as_missing: bool = False,
+        **options: Any,
+    ) -> None:
         if options:
             raise ImproperlyConfigured(
                 f"ReadOnlyStorage got unknown options {sorted(options)}; "
@@ -54,7 +64,13 @@ class ReadOnlyStorage(Storage):
                 f"ReadOnlyStorage 'backend' must be one backend, got the list {backend!r}; "
                 f"wrap each backend in its own ReadOnlyStorage."
             )
+        if not isinstance(forbidden_as_missing, bool):
+            raise ImproperlyConfigured(
+                f"ReadOnlyStorage 'forbidden_as_missing' must be True or False, "
+                f"got {forbidden_as_missing!r}; set it to a bool."
+            )
         self._entry = backend
+        self.forbidden_as_missing = forbidden_as_missing
         self._built: Storage | None = None
         self._lock = threading.RLock()
         watch_settings(self)
@@ -132,36 +148,61 @@ class ReadOnlyStorage(Storage):
     def _open(self, name: str, mode: str = "rb") -> File[Any]:
         if _WRITE_MODE_CHARACTERS.intersection(mode):
             raise self._refuse(f"open (mode {mode!r})", name)
-        return self.backend.open(name, mode)
+        return self._read("open", name, self.backend.open, name, mode)
 
     # -- reads: delegated -------------------------------------------------------
 
+    def _read(self, operation: str, name: str, function: Callable[..., _T], *args: Any) -> _T:
+        check_name(name, operation, "ReadOnlyStorage")
+        try:
+            return function(*args)
+        except Exception as error:
+            if self.forbidden_as_missing and _is_forbidden(error):
+                missing = FileNotFoundError(
+                    errno.ENOENT,
+                    f"{type(self.backend).__qualname__} answered 403 Forbidden for {name!r}, "
+                    f"counted as missing because ReadOnlyStorage 'forbidden_as_missing' is True",
+                    name,
+                )
+                add_note(missing, f"The 403 was: {type(error).__name__}: {error}")
+                raise missing from error
+            raise
+
     def exists(self, name: str) -> bool:
-        return self.backend.exists(name)
+        check_name(name, "exists", "ReadOnlyStorage")
+        try:
+            return self.backend.exists(name)
+        except Exception as error:
+            if self.forbidden_as_missing and _is_forbidden(error):
+                return False
+            raise
 
     def listdir(self, path: str) -> tuple[list[str], list[str]]:
+        check_name(path, "listdir", "ReadOnlyStorage")
         return self.backend.listdir(path)
 
     def size(self, name: str) -> int:
-        return self.backend.size(name)
+        return self._read("size", name, self.backend.size, name)
 
     def path(self, name: str) -> str:
+        check_name(name, "path", "ReadOnlyStorage")
         return self.backend.path(name)
 
     def url(self, name: str | None, *args: Any, **kwargs: Any) -> str:
         http_method = kwargs.get("http_method")
         if isinstance(http_method, str) and http_method.upper() in _WRITE_HTTP_METHODS:
             raise self._refuse(f"sign a {http_method.upper()} URL for", name)
+        check_name(name, "url", "ReadOnlyStorage")
         return self.backend.url(name, *args, **kwargs)
 
     def get_accessed_time(self, name: str) -> datetime:
-        return self.backend.get_accessed_time(name)
+        return self._read("get_accessed_time", name, self.backend.get_accessed_time, name)
 
     def get_created_time(self, name: str) -> datetime:
-        return self.backend.get_created_time(name)
+        return self._read("get_created_time", name, self.backend.get_created_time, name)
 
     def get_modified_time(self, name: str) -> datetime:
-        return self.backend.get_modified_time(name)
+        return self._read("get_modified_time", name, self.backend.get_modified_time, name)
 
     def get_valid_name(self, name: str) -> str:
         return self.backend.get_valid_name(name)
@@ -177,3 +218,13 @@ class ReadOnlyStorage(Storage):
 
     def is_name_available(self, name: str, max_length: int | None = None) -> bool:
         return self._delegate("is_name_available", name, max_length=max_length)  # type: ignore[no-any-return]
+
+
+def _is_forbidden(error: BaseException) -> bool:
+    """Whether ``error`` is an HTTP 403 from S3 (botocore's ``ClientError``)."""
+    response = getattr(error, "response", None)
+    if not isinstance(response, dict):
+        return False
+    status = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    code = response.get("Error", {}).get("Code")
+    return status == 403 or code in {"403", "AccessDenied", "Forbidden"}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import logging
 import os
 import pathlib
 import threading
@@ -31,9 +32,12 @@ from fallback_storage.backends import (
 from fallback_storage.cache import LocationCache, validate_options
 from fallback_storage.exceptions import OperationNotImplemented, ReadOnlyStorageError
 from fallback_storage.failures import Failure, add_note, combine, is_missing, layer
+from fallback_storage.names import check_name
 from fallback_storage.readonly import ReadOnlyStorage
 
 __all__ = ["FallbackStorage", "ReadOnlyStorage"]
+
+logger = logging.getLogger(__name__)
 
 _OPTIONS = ("backends", "cache_timeout", "cache_alias")
 _WRITE_MODE_CHARACTERS = frozenset("wax+")
@@ -76,7 +80,16 @@ class FallbackStorage(Storage):
         self._cache = None if cache_timeout is None else LocationCache(cache_timeout, cache_alias)
         self._built: tuple[Storage, ...] | None = None
         self._lock = threading.RLock()
+        self._start_reservations()
         watch_settings(self)
+
+    def _start_reservations(self) -> None:
+        # Names handed out by get_available_name() to saves still in progress,
+        # so two concurrent saves never get the same name from a write target
+        # that overwrites on _save() (InMemoryStorage, S3Storage).
+        self._reserved: set[str] = set()
+        self._reservation_lock = threading.Lock()
+        self._saving = threading.local()
 
     # -- building the backends ------------------------------------------------
 
@@ -114,12 +127,14 @@ class FallbackStorage(Storage):
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
         state["_built"] = None
-        del state["_lock"]
+        for unpicklable in ("_lock", "_reserved", "_reservation_lock", "_saving"):
+            del state[unpicklable]
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self._lock = threading.RLock()
+        self._start_reservations()
         watch_settings(self)
 
     def __getattr__(self, attribute: str) -> Any:
@@ -210,6 +225,7 @@ class FallbackStorage(Storage):
     # -- reading -----------------------------------------------------------------
 
     def _open(self, name: str, mode: str = "rb") -> File[Any]:
+        check_name(name, "open", "FallbackStorage")
         backends = self._built or self._build_backends()
         cache = self._cache
         if cache is None or (
@@ -234,6 +250,7 @@ class FallbackStorage(Storage):
 
     def exists(self, name: str) -> bool:
         """Whether any backend has ``name``; stops at the first that does."""
+        check_name(name, "exists", "FallbackStorage")
         backends = self._built or self._build_backends()
         cache = self._cache
         if cache is None:
@@ -296,6 +313,7 @@ class FallbackStorage(Storage):
 
     def listdir(self, path: str) -> tuple[list[str], list[str]]:
         """The union of every backend's listing, each name once, in backend order."""
+        check_name(path, "listdir", "FallbackStorage")
         directories: dict[str, None] = {}
         files: dict[str, None] = {}
         missing: list[Failure] = []
@@ -323,6 +341,7 @@ class FallbackStorage(Storage):
         return self._first_success("listdir", path, path)  # type: ignore[no-any-return]
 
     def size(self, name: str) -> int:
+        check_name(name, "size", "FallbackStorage")
         backends = self._built or self._build_backends()
         cache = self._cache
         if cache is None or cache.lookup(name) == _IN_FIRST:
@@ -334,6 +353,7 @@ class FallbackStorage(Storage):
         return self._located(cache, "size", name, (name,))  # type: ignore[no-any-return]
 
     def path(self, name: str) -> str:
+        check_name(name, "path", "FallbackStorage")
         return self._first_success("path", name, name)  # type: ignore[no-any-return]
 
     def url(self, name: str | None, *args: Any, **kwargs: Any) -> str:
@@ -342,6 +362,7 @@ class FallbackStorage(Storage):
         Extra arguments (``S3Storage.url``'s ``parameters``, ``expire``,
         ``http_method``) are passed through.
         """
+        check_name(name, "url", "FallbackStorage")
         backends = self._built or self._build_backends()
         last = len(backends) - 1
         start = 0
@@ -460,6 +481,7 @@ class FallbackStorage(Storage):
         raise combine(failures, method, name)
 
     def get_accessed_time(self, name: str) -> datetime:
+        check_name(name, "get_accessed_time", "FallbackStorage")
         backends = self._built or self._build_backends()
         cache = self._cache
         if cache is None or cache.lookup(name) == _IN_FIRST:
@@ -471,6 +493,7 @@ class FallbackStorage(Storage):
         return self._located(cache, "get_accessed_time", name, (name,))  # type: ignore[no-any-return]
 
     def get_created_time(self, name: str) -> datetime:
+        check_name(name, "get_created_time", "FallbackStorage")
         backends = self._built or self._build_backends()
         cache = self._cache
         if cache is None or cache.lookup(name) == _IN_FIRST:
@@ -482,6 +505,7 @@ class FallbackStorage(Storage):
         return self._located(cache, "get_created_time", name, (name,))  # type: ignore[no-any-return]
 
     def get_modified_time(self, name: str) -> datetime:
+        check_name(name, "get_modified_time", "FallbackStorage")
         backends = self._built or self._build_backends()
         cache = self._cache
         if cache is None or cache.lookup(name) == _IN_FIRST:
@@ -547,9 +571,12 @@ class FallbackStorage(Storage):
         if ".." in pathlib.PurePath(directory).parts:
             raise SuspiciousFileOperation(f"Detected path traversal attempt in {directory!r}")
         validate_file_name(file_name)
+        check_name(name, "get_available_name", "FallbackStorage")
         extension = "".join(pathlib.PurePath(file_name).suffixes)
         root = file_name[: len(file_name) - len(extension)]
-        while not self.is_name_available(name, max_length=max_length):
+        renamed = False
+        while not self._can_take(name, max_length, renamed):
+            renamed = True
             name = os.path.join(directory, target.get_alternative_name(root, extension))
             if max_length is not None and len(name) > max_length:
                 root = root[: len(root) - (len(name) - max_length)]
@@ -561,9 +588,84 @@ class FallbackStorage(Storage):
                 name = os.path.join(directory, target.get_alternative_name(root, extension))
         return name
 
+    def _can_take(self, name: str, max_length: int | None, renamed: bool) -> bool:
+        # Like is_name_available(), but a read-only backend that cannot answer
+        # (production down, throttled, forbidden) does not stop a local write:
+        # its answer is unknown, so the name given is not taken as it is, in
+        # case it exists there, and the first alternative name (which carries a
+        # random suffix in Django's rule) is.
+        if max_length and len(name) > max_length:
+            return False
+        # Claim the name before looking for it: a save that held it has written
+        # its file before letting it go, so the look below then finds the file.
+        if not self._reserve(name):
+            return False
+        try:
+            free = self._free(name, renamed)
+        except BaseException:
+            self._release(name)
+            raise
+        if not free:
+            self._release(name)
+        return free
+
+    def _free(self, name: str, renamed: bool) -> bool:
+        unknown = False
+        for index, backend in enumerate(self.backends):
+            try:
+                if backend.exists(name):
+                    return False
+            except SuspiciousOperation:
+                raise
+            except NotImplementedError:
+                continue
+            except Exception as error:
+                if getattr(backend, "read_only", False) is not True:
+                    add_note(error, f"exists() failed in {layer(index, backend)}.")
+                    raise
+                logger.warning(
+                    "FallbackStorage could not tell whether %r exists in %s (%s: %s); "
+                    "choosing a name that cannot clash with it.",
+                    name,
+                    layer(index, backend),
+                    type(error).__name__,
+                    error,
+                )
+                unknown = True
+        return not (unknown and not renamed)
+
+    def _reserve(self, name: str) -> bool:
+        """Claim ``name`` for the save running in this thread; False if another save has it."""
+        with self._reservation_lock:
+            if name in self._reserved:
+                return False
+            claimed: list[str] | None = getattr(self._saving, "claimed", None)
+            if claimed is not None:
+                self._reserved.add(name)
+                claimed.append(name)
+            return True
+
+    def _release(self, name: str) -> None:
+        claimed: list[str] | None = getattr(self._saving, "claimed", None)
+        if claimed is not None and name in claimed:
+            with self._reservation_lock:
+                self._reserved.discard(name)
+            claimed.remove(name)
+
     # -- writing ------------------------------------------------------------------
 
+    def save(self, name: str | None, content: Any, max_length: int | None = None) -> str:
+        """Save ``content`` under a free name, holding that name until the write is done."""
+        self._saving.claimed = []
+        try:
+            return super().save(name, content, max_length=max_length)
+        finally:
+            with self._reservation_lock:
+                self._reserved.difference_update(self._saving.claimed)
+            self._saving.claimed = None
+
     def _save(self, name: str, content: File[Any]) -> str:
+        check_name(name, "save", "FallbackStorage")
         failures: list[Failure] = []
         for index, backend in enumerate(self.backends):
             if failures and not _rewind(content):
@@ -595,6 +697,14 @@ class FallbackStorage(Storage):
 
     def delete(self, name: str) -> None:
         """Delete ``name`` from the first backend that accepts the delete (the 1.x rule)."""
+        check_name(name, "delete", "FallbackStorage")
+        if not name:
+            # FileSystemStorage refuses an empty name but InMemoryStorage and S3
+            # take it, so without this the delete would fall through to them.
+            raise ValueError(
+                "FallbackStorage.delete() got an empty file name; "
+                "pass the name of the file to delete."
+            )
         try:
             self._first_success("delete", name, name)
         finally:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from io import StringIO
 from pathlib import Path
 from typing import Any
@@ -158,10 +158,54 @@ def test_whiteouts_explains_when_the_storage_has_none(layered: Path) -> None:
     assert caught.value.returncode == 2
 
 
-@pytest.mark.skipif(
-    not hasattr(FallbackStorage, "list_whiteouts"), reason="whiteouts are not on main yet"
-)
-def test_whiteouts_off_is_explained(layered: Path) -> None:  # pragma: no cover
-    with pytest.raises(CommandError, match=r"^Whiteouts are off for storage 'default'") as caught:
-        run("whiteouts")
+class WhiteoutStorage(FallbackStorage):
+    """The whiteout methods agreed for FallbackStorage (issue 9), over an in-memory set."""
+
+    whiteouts = True
+
+    def __init__(self, backends: Any = None, **options: Any) -> None:
+        super().__init__(backends, **options)
+        self.hidden = {"docs/a.txt", "docs/b.txt", "top.txt"}
+
+    def list_whiteouts(self, path: str = "") -> list[str]:
+        return sorted(name for name in self.hidden if name.startswith(path))
+
+    def clear_whiteouts(self, names: Iterable[str] | None = None) -> list[str]:
+        cleared = sorted(self.hidden if names is None else self.hidden & set(names))
+        self.hidden -= set(cleared)
+        return cleared
+
+
+class WhiteoutsOffStorage(WhiteoutStorage):
+    whiteouts = False
+
+
+@pytest.fixture
+def with_whiteouts(tmp_path: Path) -> Iterator[None]:
+    backends = [{"BACKEND": FILE_SYSTEM, "OPTIONS": {"location": str(tmp_path)}}]
+    here = f"{__name__}"
+    with override_settings(
+        STORAGES={
+            "default": {"BACKEND": f"{here}.WhiteoutStorage", "OPTIONS": {"backends": backends}},
+            "off": {"BACKEND": f"{here}.WhiteoutsOffStorage", "OPTIONS": {"backends": backends}},
+        }
+    ):
+        yield
+
+
+def test_whiteouts_lists_and_clears(with_whiteouts: None) -> None:
+    assert run("whiteouts", "docs").splitlines() == ["WHITEOUT", "docs/a.txt", "docs/b.txt"]
+    assert json.loads(run("whiteouts", "--clear", "docs/b.txt", "nope", "--json")) == ["docs/b.txt"]
+    assert run("whiteouts", "--clear").splitlines() == ["CLEARED", "docs/a.txt", "top.txt"]
+    assert json.loads(run("whiteouts", json=True)) == []
+
+
+def test_whiteouts_off_is_explained(with_whiteouts: None) -> None:
+    with pytest.raises(
+        CommandError,
+        match=r"^Whiteouts are off for storage 'off', so a delete of a file a lower layer has "
+        r"is refused instead of hidden; set STORAGES\['off'\]\[\"OPTIONS\"\]\[\"whiteouts\"\] "
+        r"= True to turn them on\.$",
+    ) as caught:
+        run("whiteouts", storage="off")
     assert caught.value.returncode == 2

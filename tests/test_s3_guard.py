@@ -34,7 +34,7 @@ from django.core.files.storage import FileSystemStorage
 from moto import mock_aws
 from moto.moto_api._internal.recorder.models import Recorder
 from moto.server import ThreadedMotoServer
-from storages.backends.s3 import S3StaticStorage, S3Storage  # type: ignore[import-untyped]
+from storages.backends.s3 import S3StaticStorage, S3Storage
 
 from fallback_storage import ReadOnlyStorageError, s3_guard
 
@@ -127,7 +127,9 @@ def in_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Prod
 
 
 def over_http(endpoint: str) -> Iterator[Production]:
-    urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"))
+    reset = urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST")
+    with urllib.request.urlopen(reset) as response:
+        assert response.status == 200
     access_log = AccessLog()
     werkzeug_logger = logging.getLogger("werkzeug")
     werkzeug_logger.addHandler(access_log)
@@ -244,7 +246,7 @@ def test_select_object_content_is_let_through(production: Production) -> None:
     client = production.storage.connection.meta.client
     # Whatever moto answers, the guard let the POST through to it.
     with contextlib.suppress(ClientError):
-        client.select_object_content(
+        response = client.select_object_content(
             Bucket=BUCKET,
             Key="a.txt",
             Expression="SELECT * FROM S3Object",
@@ -252,9 +254,10 @@ def test_select_object_content_is_let_through(production: Production) -> None:
             InputSerialization={"CSV": {}},
             OutputSerialization={"CSV": {}},
         )
-    posts = [url for method, url in production.requests() if method == "POST"]
-    assert len(posts) == 1
-    assert "select" in posts[0]
+        response["Payload"].close()
+    selects = [url for method, url in production.requests() if "select" in url]
+    assert len(selects) == 1
+    assert ("POST", selects[0]) in production.requests()
     assert production.snapshot() == production.before
 
 
@@ -371,6 +374,7 @@ def test_writes_are_refused(production: Production, write: str, tmp_path: Path) 
         action(production.storage, tmp_path)
     assert caught.value.operation == operation
     assert caught.value.backend == BACKEND
+    assert str(caught.value).startswith(f"S3 operation {operation!r} on 's3://production")
     assert str(caught.value).endswith(f" was refused; {FIX}")
     production.assert_untouched()
 

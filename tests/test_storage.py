@@ -16,7 +16,7 @@ from django.core.exceptions import SuspiciousFileOperation
 from django.core.files.base import ContentFile, File
 from django.core.files.storage import FileSystemStorage, InMemoryStorage, Storage
 from moto import mock_aws
-from storages.backends.s3 import S3Storage  # type: ignore[import-untyped]
+from storages.backends.s3 import S3Storage
 
 from fallback_storage import OperationNotImplemented, ReadOnlyStorageError
 from fallback_storage.storage import FallbackStorage, ReadOnlyStorage
