@@ -477,7 +477,7 @@ def test_with_the_cache_the_first_miss_still_names_every_backend(
 
     assert [note.split(":")[0] for note in getattr(caught.value, "__notes__", [])] == [
         "size() failed in backend 0 (FileSystemStorage)",
-        "size() failed in backend 1 (ReadOnlyStorage)",
+        "size() failed in backend 1 (ReadOnlyStorage(S3Storage))",
     ]
 
 
