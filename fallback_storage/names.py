@@ -33,6 +33,8 @@ def check_name(name: object, operation: str, storage: str) -> None:
             f"{storage} refused the file name {name!r} in {operation}(): it contains a NUL "
             f"byte, which no file system can store; remove it from the name."
         )
+    if ".." not in name and not name.startswith(("/", "\\")):
+        return  # neither absolute nor with a '..' segment; skips a costly PurePosixPath
     path = pathlib.PurePosixPath(name.replace("\\", "/"))
     if path.is_absolute() or ".." in path.parts:
         raise SuspiciousFileName(

@@ -6,12 +6,17 @@ machine's own credentials can never reach a test, not even by accident.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
+import boto3
 import pytest
+from counting_s3 import CountingS3Server
 from django.core.files.storage import FileSystemStorage
 from django.test import override_settings
+from storages.backends.s3 import S3Storage
 
 # production.py is a helper module, not a test module: have pytest rewrite its asserts too.
 pytest.register_assert_rewrite("production")
@@ -84,3 +89,53 @@ def aliased_storages(local_dir: Path, prod_dir: Path) -> Iterator[None]:
         }
     ):
         yield
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[CountingS3Server]:
+    """One moto S3 server on 127.0.0.1 for the session, recording every request."""
+    server = CountingS3Server()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def s3_storage_factory(
+    s3_server: CountingS3Server, dummy_aws_credentials: None
+) -> Callable[..., S3Storage]:
+    """Build S3Storage instances that talk to ``s3_server`` over HTTP."""
+
+    def factory(bucket: str, **options: Any) -> S3Storage:
+        return S3Storage(
+            bucket_name=bucket,
+            endpoint_url=s3_server.endpoint_url,
+            region_name="us-east-1",
+            access_key="testing",
+            secret_key="testing",
+            addressing_style="path",
+            **options,
+        )
+
+    return factory
+
+
+@pytest.fixture
+def production_bucket(
+    s3_server: CountingS3Server, dummy_aws_credentials: None
+) -> Iterator[str]:
+    """A fresh bucket on ``s3_server`` seeded with ``prod-only.txt`` and ``both.txt``."""
+    bucket = f"production-{uuid.uuid4().hex[:12]}"
+    client = boto3.client(
+        "s3",
+        endpoint_url=s3_server.endpoint_url,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    client.create_bucket(Bucket=bucket)
+    client.put_object(Bucket=bucket, Key="prod-only.txt", Body=b"from production")
+    client.put_object(Bucket=bucket, Key="both.txt", Body=b"production copy")
+    s3_server.clear()
+    yield bucket
+    client.close()

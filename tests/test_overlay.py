@@ -97,8 +97,8 @@ def test_by_default_delete_keeps_the_1x_contract(layers: tuple[Storage, Storage]
         (
             {"copy_on_read": True, "whiteout": True},
             "FallbackStorage got unknown options ['whiteout']; remove them or use one of "
-            "['backends', 'whiteouts', 'copy_on_read', 'copy_on_read_max_size', "
-            "'copy_on_read_skip'].",
+            "['backends', 'cache_timeout', 'cache_alias', 'whiteouts', 'copy_on_read', "
+            "'copy_on_read_max_size', 'copy_on_read_skip'].",
         ),
     ],
 )
