@@ -5,14 +5,17 @@
     manage.py fallback_storage ls [PATH] [--storage ALIAS] [--json]
     manage.py fallback_storage whiteouts [PATH] [--clear [NAME ...]] [--storage ALIAS] [--json]
 
-Exit codes: 0 success; 1 not found (``which`` of a file no layer has, ``ls`` of a path
-under which no layer lists anything); 2 usage or configuration error.
+Exit codes: 0 success; 1 not found (``which`` of a file no layer serves, ``ls`` of a path
+under which no layer serves anything); 2 usage or configuration error.
+
+With the ``whiteouts`` option on, ``which`` and ``ls`` read the storage's whiteouts
+(``FallbackStorage.list_whiteouts()``) and report a hidden copy as hidden, not as served.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
@@ -20,6 +23,7 @@ from django.core.files.storage import InvalidStorageError, Storage, storages
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from fallback_storage import s3_guard
+from fallback_storage.overlay import MARKER_PREFIX
 from fallback_storage.readonly import ReadOnlyStorage
 from fallback_storage.storage import FallbackStorage
 
@@ -43,7 +47,7 @@ class Command(BaseCommand):
             "--clear",
             nargs="*",
             metavar="NAME",
-            help="Clear these whiteouts (all of them when no NAME is given).",
+            help="Clear these whiteouts (every one under PATH when no NAME is given).",
         )
         for subparser in (layers, which, ls, whiteouts):
             subparser.add_argument(
@@ -65,9 +69,9 @@ class Command(BaseCommand):
         if action == "layers":
             self._layers(layers)
         elif action == "which":
-            self._which(alias, layers, options["name"])
+            self._which(alias, storage, layers, options["name"])
         elif action == "ls":
-            self._ls(alias, layers, options["path"])
+            self._ls(alias, storage, layers, options["path"])
         else:
             self._whiteouts(alias, storage, options["path"], options["clear"])
 
@@ -77,19 +81,40 @@ class Command(BaseCommand):
         rows = [_describe(index, layer) for index, layer in enumerate(layers)]
         self._print(rows, rows, ("layer", "class", "access", "s3_guard", "location"))
 
-    def _which(self, alias: str, layers: Sequence[Storage], name: str) -> None:
+    def _which(self, alias: str, storage: Storage, layers: Sequence[Storage], name: str) -> None:
+        hiding = _whiteout_hiding(storage)
         having = [index for index, layer in enumerate(layers) if _exists(layer, name)]
-        serving = _describe(having[0], layers[having[0]]) if having else None
-        result = {"name": name, "layer": serving, "shadowed_in": having[1:]}
+        serving = [index for index in having if hiding(index, name) is None]
+        hidden = [index for index in having if index not in serving]
+        described = _describe(serving[0], layers[serving[0]]) if serving else None
+        result = {"name": name, "layer": described, "shadowed_in": serving[1:], "hidden_in": hidden}
         if self.as_json:
             self.stdout.write(json.dumps(result))
-        elif serving is not None:
-            row = {**serving, "name": name, "shadowed_in": _indexes(having[1:])}
-            self._table([row], ("name", "layer", "class", "access", "location", "shadowed_in"))
-        if serving is None:
-            raise CommandError(f"No layer of storage {alias!r} has {name!r}.", returncode=NOT_FOUND)
+        elif described is not None:
+            row = {
+                **described,
+                "name": name,
+                "shadowed_in": _indexes(serving[1:]),
+                "hidden_in": _indexes(hidden),
+            }
+            columns = ["name", "layer", "class", "access", "location", "shadowed_in"]
+            self._table([row], _with_hidden(storage, columns))
+        if described is not None:
+            return
+        if hidden:
+            whiteout = hiding(hidden[0], name)
+            raise CommandError(
+                f"No layer of storage {alias!r} serves {name!r}: the whiteout of {whiteout!r} "
+                f"hides it in layer(s) {_indexes(hidden)}; run 'manage.py fallback_storage "
+                f"whiteouts --storage {alias} --clear {whiteout}' to show it again.",
+                returncode=NOT_FOUND,
+            )
+        raise CommandError(f"No layer of storage {alias!r} has {name!r}.", returncode=NOT_FOUND)
 
-    def _ls(self, alias: str, layers: Sequence[Storage], path: str) -> None:
+    def _ls(self, alias: str, storage: Storage, layers: Sequence[Storage], path: str) -> None:
+        hiding = _whiteout_hiding(storage)
+        markers_are_hidden = _whiteouts_on(storage)
+        base = "/".join(_parts(path))
         entries: dict[tuple[str, str], list[int]] = {}
         for index, layer in enumerate(layers):
             try:
@@ -98,41 +123,64 @@ class Command(BaseCommand):
                 continue
             for kind, names in (("dir", directories), ("file", files)):
                 for entry in names:
-                    entries.setdefault((kind, entry), []).append(index)
+                    if not (markers_are_hidden and entry.startswith(MARKER_PREFIX)):
+                        entries.setdefault((kind, entry), []).append(index)
         if not entries:
             # S3 has no directories: a missing prefix lists as empty there.
             raise CommandError(
                 f"No layer of storage {alias!r} lists anything under {path!r}.",
                 returncode=NOT_FOUND,
             )
-        rows: list[dict[str, Any]] = [
-            {"type": kind, "name": name, "layer": indexes[0], "shadowed_in": indexes[1:]}
-            for (kind, name), indexes in sorted(entries.items(), key=lambda item: item[0][1])
+        rows: list[dict[str, Any]] = []
+        for (kind, name), indexes in sorted(entries.items(), key=lambda item: item[0][1]):
+            full_name = f"{base}/{name}" if base else name
+            serving = [index for index in indexes if hiding(index, full_name) is None]
+            rows.append(
+                {
+                    "type": kind,
+                    "name": name,
+                    "layer": serving[0] if serving else None,
+                    "shadowed_in": serving[1:],
+                    "hidden_in": [index for index in indexes if index not in serving],
+                }
+            )
+        shown = [
+            {
+                **row,
+                "shadowed_in": _indexes(row["shadowed_in"]),
+                "hidden_in": _indexes(row["hidden_in"]),
+            }
+            for row in rows
         ]
-        shown = [{**row, "shadowed_in": _indexes(row["shadowed_in"])} for row in rows]
-        self._print(rows, shown, ("type", "name", "layer", "shadowed_in"))
+        columns = _with_hidden(storage, ["type", "name", "layer", "shadowed_in"])
+        self._print(rows, shown, columns)
+        if all(row["layer"] is None for row in rows):
+            raise CommandError(
+                f"No layer of storage {alias!r} serves anything under {path!r}: whiteouts hide "
+                f"every entry; run 'manage.py fallback_storage whiteouts --storage {alias}' to "
+                f"see them.",
+                returncode=NOT_FOUND,
+            )
 
     def _whiteouts(self, alias: str, storage: Storage, path: str, clear: list[str] | None) -> None:
-        list_whiteouts = getattr(type(storage), "list_whiteouts", None)
-        clear_whiteouts = getattr(type(storage), "clear_whiteouts", None)
-        if list_whiteouts is None or clear_whiteouts is None:
+        if not isinstance(storage, FallbackStorage):
             raise CommandError(
-                f"Storage {alias!r} ({type(storage).__qualname__}) has no whiteouts; they exist "
-                f"only on a FallbackStorage of a version that supports them.",
+                f"Storage {alias!r} ({type(storage).__qualname__}) has no whiteouts; only a "
+                f"FallbackStorage has them, so pass --storage with the alias of one.",
                 returncode=USAGE,
             )
-        if getattr(storage, "whiteouts", None) is False:
+        if not storage.whiteouts:
             raise CommandError(
-                f"Whiteouts are off for storage {alias!r}, so a delete of a file a lower layer "
-                f'has is refused instead of hidden; set STORAGES[{alias!r}]["OPTIONS"]'
-                f'["whiteouts"] = True to turn them on.',
+                f"Whiteouts are off for storage {alias!r}, so deleting a file that only a lower "
+                f"layer has does nothing (the 1.x behaviour) and leaves no whiteout; set "
+                f'STORAGES[{alias!r}]["OPTIONS"]["whiteouts"] = True to hide such files instead.',
                 returncode=USAGE,
             )
         if clear is None:
-            names: list[str] = list_whiteouts(storage, path)
+            names = storage.list_whiteouts(path)
             label = "whiteout"
         else:
-            names = clear_whiteouts(storage, clear or None)
+            names = storage.clear_whiteouts(clear or storage.list_whiteouts(path))
             label = "cleared"
         rows = [{label: name} for name in names]
         self._print(names, rows, (label,))
@@ -180,6 +228,52 @@ def _describe(index: int, layer: Storage) -> dict[str, Any]:
         "s3_guard": guard,
         "location": location,
     }
+
+
+def _whiteouts_on(storage: Storage) -> bool:
+    return isinstance(storage, FallbackStorage) and storage.whiteouts
+
+
+def _with_hidden(storage: Storage, columns: list[str]) -> list[str]:
+    # The HIDDEN_IN column only where something can be hidden.
+    return [*columns, "hidden_in"] if _whiteouts_on(storage) else columns
+
+
+def _parts(name: str) -> list[str]:
+    return [part for part in name.replace("\\", "/").split("/") if part not in ("", ".")]
+
+
+def _whiteout_hiding(storage: Storage) -> Callable[[int, str], str | None]:
+    """A function telling which whiteout, if any, hides a layer's copy of a name.
+
+    It follows the documented rule, through the public API only: a whiteout of
+    a name or of one of its directories hides it in every layer but the
+    writable one (the first that is not read-only).
+    """
+    if not (isinstance(storage, FallbackStorage) and storage.whiteouts):
+        return lambda index, name: None
+    # One listing of the writable layer, instead of a look per name and directory.
+    whiteouts = set(storage.list_whiteouts())
+    layers = storage.backends
+    writable = next(
+        (
+            index
+            for index, layer in enumerate(layers)
+            if getattr(layer, "read_only", False) is not True
+        ),
+        0,
+    )
+
+    def hiding(index: int, name: str) -> str | None:
+        if index == writable:
+            return None
+        parts = _parts(name)
+        for depth in range(1, len(parts) + 1):
+            if (covering := "/".join(parts[:depth])) in whiteouts:
+                return covering
+        return None
+
+    return hiding
 
 
 def _exists(layer: Storage, name: str) -> bool:
