@@ -32,7 +32,9 @@ html_title = f"{project} {release}"
 exclude_patterns = ["_build"]
 
 autodoc_member_order = "bysource"
-autodoc_default_options = {"members": True, "show-inheritance": True}
+# Only "show-inheritance": a default of "members": True would replace every directive's own list
+# of members (Sphinx applies a non-string default over the directive's value).
+autodoc_default_options = {"show-inheritance": True}
 autodoc_typehints = "description"
 
 # The build is offline (no intersphinx inventories) and runs with -n, so references to Python's
@@ -45,7 +47,8 @@ nitpick_ignore_regex = [
     (r"py:.*", r"(django|storages|boto3|botocore|mypy_boto3_s3)(\..*)?"),
     (
         r"py:.*",
-        r"(typing|collections|os|io|datetime|pathlib|threading|contextlib|abc|types)(\..*)?",
+        r"(typing|collections|os|io|datetime|pathlib|threading|contextlib|abc|types|fnmatch)"
+        r"(\..*)?",
     ),
     (r"py:.*", r"(IO|Any|Callable|Iterator|Sequence|Mapping|Storage|File|datetime|T)"),
 ]

@@ -20,11 +20,12 @@ __all__ = ["check_name"]
 
 
 def check_name(name: object, operation: str, storage: str) -> None:
-    """Raise :class:`SuspiciousFileName` if ``name`` has a NUL byte or escapes the storage.
+    """Raise :class:`~fallback_storage.exceptions.SuspiciousFileName` for a bad ``name``.
 
-    A name escapes when it is absolute or has a ``..`` segment; backslashes
-    count as separators, as in Django's ``validate_file_name``. Names that are
-    not strings (``url(None)``) are left to the backends.
+    A name is bad when it has a NUL byte or escapes the storage. It escapes
+    when it is absolute or has a ``..`` segment; backslashes count as
+    separators, as in Django's ``validate_file_name``. Names that are not
+    strings (``url(None)``) are left to the backends.
     """
     if not isinstance(name, str):
         return

@@ -45,6 +45,8 @@ __all__ = ["MARKER_PREFIX", "Overlay", "marker_for"]
 
 logger = logging.getLogger(__name__)
 
+#: The name prefix of whiteout markers; names with a segment that starts with it are refused
+#: while ``whiteouts`` is on.
 MARKER_PREFIX = ".wh."
 OPTION_NAMES = ("whiteouts", "copy_on_read", "copy_on_read_max_size", "copy_on_read_skip")
 _WRITE_MODE_CHARACTERS = frozenset("wax+")
