@@ -19,7 +19,6 @@ from typing import Any
 import boto3
 import pytest
 from botocore.config import Config
-from django.core.exceptions import ImproperlyConfigured
 from django.core.files.base import ContentFile
 from django.core.files.storage import FileSystemStorage, InMemoryStorage, Storage
 from faults import finishes_within, start_moto
@@ -74,12 +73,7 @@ def production() -> Iterator[ReadOnlyStorage]:
 def build(options: dict[str, Any], local_dir: Path, production: ReadOnlyStorage) -> FallbackStorage:
     disk = FileSystemStorage(location=str(local_dir))
     disk.save("disk/only.txt", ContentFile(b"disk bytes"))
-    try:
-        return FallbackStorage([InMemoryStorage(), disk, production], **options)
-    except ImproperlyConfigured as error:
-        if "cache_timeout" in str(error):
-            pytest.skip("the location cache (cache_timeout, issue 5) is not merged yet")
-        raise
+    return FallbackStorage([InMemoryStorage(), disk, production], **options)
 
 
 def worker(storage: Storage, seed: int, saved: dict[str, bytes], log: list[str]) -> None:
