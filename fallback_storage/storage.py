@@ -197,11 +197,7 @@ class FallbackStorage(NameChoice):
             except Exception as error:
                 failures.append(Failure(index, backend, error))
         if not failures:
-            raise OperationNotImplemented(
-                f"No backend of FallbackStorage implements {method}() "
-                f"({', '.join(type(b).__qualname__ for b in backends)}); "
-                f"add a backend that does."
-            )
+            raise _not_implemented(method, backends)
         raise combine(failures, method, name)
 
     def _after_first(
@@ -493,11 +489,7 @@ class FallbackStorage(NameChoice):
                 cache.remember(name, index, True, token)
             return result
         if not failures:
-            raise OperationNotImplemented(
-                f"No backend of FallbackStorage implements {method}() "
-                f"({', '.join(type(b).__qualname__ for b in backends)}); "
-                f"add a backend that does."
-            )
+            raise _not_implemented(method, backends)
         if certain:
             cache.remember(name, len(backends), False, token)
         elif known is not None:
@@ -588,9 +580,7 @@ class FallbackStorage(NameChoice):
                     self._overlay.saved(self, saved)
                 return saved
         if not failures:
-            raise OperationNotImplemented(
-                "No backend of FallbackStorage implements _save(); add a backend that does."
-            )
+            raise _not_implemented("_save", self.backends)
         raise combine(failures, "save", name)
 
     def delete(self, name: str) -> None:
@@ -643,6 +633,13 @@ class FallbackStorage(NameChoice):
     def clear_whiteouts(self, names: Iterable[str] | None = None) -> list[str]:
         """Remove the markers of ``names`` (all when ``None``); returns the names cleared."""
         return self._whiteouts("clear_whiteouts").clear_whiteouts(self, names)
+
+
+def _not_implemented(method: str, backends: Sequence[Storage]) -> OperationNotImplemented:
+    return OperationNotImplemented(
+        f"No backend of FallbackStorage implements {method}() "
+        f"({', '.join(type(b).__qualname__ for b in backends)}); add a backend that does."
+    )
 
 
 def _rewind(content: IO[Any] | File[Any]) -> bool:
