@@ -121,9 +121,7 @@ def s3_storage_factory(
 
 
 @pytest.fixture
-def production_bucket(
-    s3_server: CountingS3Server, dummy_aws_credentials: None
-) -> Iterator[str]:
+def production_bucket(s3_server: CountingS3Server, dummy_aws_credentials: None) -> Iterator[str]:
     """A fresh bucket on ``s3_server`` seeded with ``prod-only.txt`` and ``both.txt``."""
     bucket = f"production-{uuid.uuid4().hex[:12]}"
     client = boto3.client(
