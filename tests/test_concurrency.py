@@ -1,6 +1,6 @@
 """Many threads saving, reading, listing and deleting through one FallbackStorage.
 
-The write target is InMemoryStorage, which replaces an existing file on
+The write target is InMemoryStorage (made thread-safe), which replaces an existing file on
 ``_save``: two saves handed the same name by ``get_available_name`` would
 silently lose one file. Every thread saves under the same name, so names
 collide all the time. Below it sit a FileSystemStorage and a read-only
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import random
 import threading
+import traceback
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,6 +26,33 @@ from faults import finishes_within, start_moto
 from storages.backends.s3 import S3Storage
 
 from fallback_storage import FallbackStorage, ReadOnlyStorage
+
+
+class ThreadSafeMemoryStorage(InMemoryStorage):
+    """Django's InMemoryStorage, with one lock around what touches its directory dicts.
+
+    InMemoryStorage itself is not thread-safe: its listdir() iterates a dict that a
+    concurrent save changes ("dictionary changed size during iteration", seen in CI).
+    This test is about FallbackStorage, so the backend is made safe; it still
+    replaces an existing file on _save, which is what the name reservations guard.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._tree_lock = threading.RLock()
+
+    def listdir(self, path: str) -> tuple[list[str], list[str]]:
+        with self._tree_lock:
+            return super().listdir(path)
+
+    def _save(self, name: str, content: Any) -> str:
+        with self._tree_lock:
+            return super()._save(name, content)  # type: ignore[misc,no-any-return]
+
+    def delete(self, name: str) -> None:
+        with self._tree_lock:
+            super().delete(name)
+
 
 THREADS = 16
 OPERATIONS = 100  # per thread; each save also asks production (HEAD), so keep it small
@@ -73,7 +101,7 @@ def production() -> Iterator[ReadOnlyStorage]:
 def build(options: dict[str, Any], local_dir: Path, production: ReadOnlyStorage) -> FallbackStorage:
     disk = FileSystemStorage(location=str(local_dir))
     disk.save("disk/only.txt", ContentFile(b"disk bytes"))
-    return FallbackStorage([InMemoryStorage(), disk, production], **options)
+    return FallbackStorage([ThreadSafeMemoryStorage(), disk, production], **options)
 
 
 def worker(storage: Storage, seed: int, saved: dict[str, bytes], log: list[str]) -> None:
@@ -132,7 +160,9 @@ def test_concurrent_saves_reads_lists_and_deletes_lose_nothing(
 
     finishes_within(HANG, all_threads)
 
-    assert errors == []
+    assert errors == [], "".join(
+        line for error in errors for line in traceback.format_exception(error)
+    )
     # Every surviving file reads back its exact bytes, from the write target.
     for name, content in saved.items():
         with storage.open(name) as file:
