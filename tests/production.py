@@ -175,10 +175,24 @@ def over_http(
             "endpoint_url": endpoint,
             "addressing_style": "path",
         }
-        yield Production(S3Storage(**options), raw_client, lambda: list(access_log.lines), options)
+        production = Production(
+            S3Storage(**options), raw_client, lambda: list(access_log.lines), options
+        )
+        yield production
+        close_clients(production)
     finally:
         werkzeug_logger.removeHandler(access_log)
         werkzeug_logger.setLevel(old_level)
+
+
+def close_clients(production: Production) -> None:
+    """Close the HTTP connections this thread's clients hold, so none is left to the collector."""
+    production.raw_client.close()
+    storage = production.storage
+    for cache in (storage._connections, storage._unsigned_connections):
+        resource = getattr(cache, "connection", None)
+        if resource is not None:
+            resource.meta.client.close()
 
 
 @pytest.fixture(params=["mock_aws", "http"])
