@@ -18,7 +18,7 @@ from fallback_storage import s3_guard
 from fallback_storage.backends import BackendEntry, build_backend, building, watch_settings
 from fallback_storage.exceptions import OperationNotImplemented, ReadOnlyStorageError
 from fallback_storage.failures import add_note
-from fallback_storage.names import check_name
+from fallback_storage.name_checks import check_name
 
 __all__ = ["ReadOnlyStorage"]
 

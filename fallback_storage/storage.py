@@ -25,11 +25,11 @@ from fallback_storage.backends import (
     validate_entries,
     watch_settings,
 )
-from fallback_storage.cache import LocationCache, validate_options
+from fallback_storage.location_cache import LocationCache, validate_options
 from fallback_storage.exceptions import OperationNotImplemented, ReadOnlyStorageError
 from fallback_storage.failures import Failure, add_note, combine, is_missing, layer
-from fallback_storage.names import check_name
-from fallback_storage.naming import NameChoice
+from fallback_storage.name_checks import check_name
+from fallback_storage.available_names import NameChoice
 from fallback_storage.overlay import OPTION_NAMES as OVERLAY_OPTIONS
 from fallback_storage.overlay import Overlay
 from fallback_storage.readonly import ReadOnlyStorage
@@ -54,7 +54,7 @@ class FallbackStorage(NameChoice):
     ``cache_timeout`` (seconds, default None: off) turns on the location
     cache, which remembers which backend has a name; ``cache_alias`` (default
     None: a private in-process cache) names the ``settings.CACHES`` entry it
-    uses. See :mod:`fallback_storage.cache`.
+    uses. See :mod:`fallback_storage.location_cache`.
 
     ``whiteouts``, ``copy_on_read``, ``copy_on_read_max_size`` and
     ``copy_on_read_skip`` switch on the overlay semantics of

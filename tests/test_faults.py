@@ -121,7 +121,7 @@ def test_under_a_production_fault_local_files_and_writes_keep_working(
         assert read(storage, "local.txt") == b"local bytes"
         assert storage.exists("local.txt")
         assert storage.size("local.txt") == len(b"local bytes")
-        with caplog.at_level(logging.WARNING, logger="fallback_storage.naming"):
+        with caplog.at_level(logging.WARNING, logger="fallback_storage.available_names"):
             saved = storage.save("upload.txt", ContentFile(b"new bytes"))
         # Production could not say whether upload.txt exists there, so the
         # new file takes a name that cannot shadow it, and lands locally.

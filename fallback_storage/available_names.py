@@ -20,7 +20,7 @@ from django.core.files.storage import Storage
 from django.core.files.utils import validate_file_name
 
 from fallback_storage.failures import add_note, layer
-from fallback_storage.names import check_name
+from fallback_storage.name_checks import check_name
 
 __all__ = ["NameChoice"]
 
