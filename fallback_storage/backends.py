@@ -26,6 +26,8 @@ from django.core.files.storage import InvalidStorageError, Storage, storages
 from django.core.signals import setting_changed
 from django.utils.module_loading import import_string
 
+from fallback_storage.cloud_guards import unwrap
+
 __all__ = [
     "BackendEntry",
     "build_backend",
@@ -185,7 +187,9 @@ def build_backend(entry: BackendEntry, label: str) -> Storage:
 def _build(entry: BackendEntry, label: str) -> Storage:
     _check_entry_type(entry, label)
     if isinstance(entry, Storage):
-        return entry
+        # default_storage and the like: use what it stands for, so what is
+        # done to the backend (the cloud guards' protection) reaches it.
+        return unwrap(entry)
     if isinstance(entry, str):
         if entry in getattr(settings, "STORAGES", {}):
             try:

@@ -14,7 +14,7 @@ from django.core.files.base import File
 from django.core.files.storage import Storage
 from django.utils.deconstruct import deconstructible
 
-from fallback_storage import s3_guard
+from fallback_storage import cloud_guards
 from fallback_storage.backends import BackendEntry, build_backend, building, watch_settings
 from fallback_storage.exceptions import OperationNotImplemented, ReadOnlyStorageError
 from fallback_storage.failures import add_note
@@ -83,8 +83,7 @@ class ReadOnlyStorage(Storage):
             with self._lock, building(self, "ReadOnlyStorage"):
                 if self._built is None:
                     storage = build_backend(self._entry, "ReadOnlyStorage 'backend'")
-                    if s3_guard.is_s3_storage(storage):
-                        s3_guard.protect(storage, backend=_describe(storage))
+                    cloud_guards.protect_reachable(storage)
                     self._built = storage
                 built = self._built
         return built
@@ -231,8 +230,5 @@ def _is_forbidden(error: BaseException) -> bool:
 
 
 def _describe(storage: Storage) -> str:
-    """How refusals name the wrapped backend; the S3 guard's refusals use the same words."""
-    name = type(storage).__qualname__
-    if s3_guard.is_s3_storage(storage):
-        return f"{name}(bucket_name={getattr(storage, 'bucket_name', None)!r})"
-    return name
+    """How refusals name the wrapped backend; the cloud guards' refusals use the same words."""
+    return cloud_guards.describe(storage)

@@ -44,7 +44,14 @@ if TYPE_CHECKING:
     from botocore.hooks import BaseEventHooks
     from botocore.model import OperationModel
 
-__all__ = ["is_protected", "is_s3_storage", "protect", "read_only_operations"]
+__all__ = [
+    "describe",
+    "handles",
+    "is_protected",
+    "is_s3_storage",
+    "protect",
+    "read_only_operations",
+]
 
 READ_METHODS = frozenset({"GET", "HEAD"})
 # S3 Select is sent as a POST but only reads (it filters an object server-side).
@@ -83,6 +90,15 @@ def is_s3_storage(storage: object) -> bool:
     return module is not None and isinstance(storage, module.S3Storage)
 
 
+#: The guard protocol of :mod:`fallback_storage.cloud_guards`.
+handles = is_s3_storage
+
+
+def describe(storage: object) -> str:
+    """How refusals name an ``S3Storage``: its class and bucket."""
+    return f"{type(storage).__qualname__}(bucket_name={getattr(storage, 'bucket_name', None)!r})"
+
+
 def protect(storage: object, *, backend: str | None = None) -> None:
     """Make an ``S3Storage`` instance read-only down to its boto3 clients.
 
@@ -100,7 +116,7 @@ def protect(storage: object, *, backend: str | None = None) -> None:
     s3_storage = cast("_S3Storage", storage)
     if is_protected(s3_storage):
         return
-    guard = _Guard(backend or f"{type(storage).__name__}(bucket_name={s3_storage.bucket_name!r})")
+    guard = _Guard(backend or describe(storage))
     for resource in (
         getattr(s3_storage._connections, "connection", None),
         getattr(s3_storage._unsigned_connections, "connection", None),

@@ -17,6 +17,7 @@ from django.core.files.base import File
 from django.core.files.storage import Storage
 from django.utils.deconstruct import deconstructible
 
+from fallback_storage.available_names import NameChoice
 from fallback_storage.backends import (
     BackendEntry,
     build_backend,
@@ -25,11 +26,10 @@ from fallback_storage.backends import (
     validate_entries,
     watch_settings,
 )
-from fallback_storage.location_cache import LocationCache, validate_options
 from fallback_storage.exceptions import OperationNotImplemented, ReadOnlyStorageError
 from fallback_storage.failures import Failure, add_note, combine, is_missing, layer
+from fallback_storage.location_cache import LocationCache, validate_options
 from fallback_storage.name_checks import check_name
-from fallback_storage.available_names import NameChoice
 from fallback_storage.overlay import OPTION_NAMES as OVERLAY_OPTIONS
 from fallback_storage.overlay import Overlay
 from fallback_storage.readonly import ReadOnlyStorage
