@@ -1,30 +1,29 @@
 """How FallbackStorage chooses the name of a new file.
 
-A new file must not shadow a file that lives only in a later backend, so a
-name is free only when no backend has it; alternatives follow the naming rule
-of the backend that receives the write. Names handed out are reserved until
-the save that asked for them is done, so two concurrent saves never get the
-same one.
+A new file must not shadow a file that lives only in a later layer, so a name
+is free only when no layer has it (a name a whiteout hides counts as free:
+deleted means gone). The writable backend's own rule proposes the name
+(``get_available_name()`` of the backend, which may be a subclass's own, such
+as a Trac-style ``name.2.txt``); when another layer has that name,
+alternatives follow the writable backend's ``get_alternative_name()`` until
+one is free everywhere. Names handed out are reserved until the save that
+asked for them is done, so two concurrent saves never get the same one.
 """
 
 from __future__ import annotations
 
-import logging
 import os
 import pathlib
 import threading
 from typing import TYPE_CHECKING, Any
 
-from django.core.exceptions import SuspiciousFileOperation, SuspiciousOperation
+from django.core.exceptions import SuspiciousFileOperation
 from django.core.files.storage import Storage
-from django.core.files.utils import validate_file_name
 
-from fallback_storage.failures import add_note, layer
-from fallback_storage.name_checks import check_name
+from fallback_storage import lookup
+from fallback_storage.layers import Layers
 
 __all__ = ["NameChoice"]
-
-logger = logging.getLogger(__name__)
 
 
 class NameChoice(Storage):
@@ -32,9 +31,7 @@ class NameChoice(Storage):
 
     if TYPE_CHECKING:
 
-        def _layers(self, name: str | None) -> tuple[Storage, ...]: ...
-
-        def _write_target(self) -> Storage: ...
+        def _built_layers(self) -> Layers: ...
 
     def _start_reservations(self) -> None:
         # Names handed out by get_available_name() to saves still in progress,
@@ -51,32 +48,34 @@ class NameChoice(Storage):
         backend has it (and it fits ``max_length``), or when the backend that
         will receive the write overwrites files.
         """
-        target = self._write_target()
-        if _overwrites(target):
-            return not (max_length and len(name) > max_length)
-        return not (max_length and len(name) > max_length) and not self.exists(name)
+        if max_length and len(name) > max_length:
+            return False
+        return _overwrites(self._built_layers().target) or not self.exists(name)
 
     def get_available_name(self, name: str, max_length: int | None = None) -> str:
         """A name that is free in every backend, so a new file never shadows an old one.
 
-        Alternatives follow the naming rule of the backend that will receive
-        the write (the first writable one). When that backend overwrites
-        files, its own answer is returned and the name is kept.
+        The backend that will receive the write (the first writable one)
+        proposes it with its own ``get_available_name()``; when another backend
+        has that name, alternatives follow its ``get_alternative_name()``. When
+        that backend overwrites files, its own answer is returned as it is.
         """
-        target = self._write_target()
+        layers = self._built_layers()
+        if layers.whiteouts is not None:
+            layers.whiteouts.refuse_reserved(str(name))
+        target = layers.target
         if _overwrites(target):
             return target.get_available_name(name, max_length=max_length)
-        name = str(name).replace("\\", "/")
-        directory, file_name = os.path.split(name)
-        if ".." in pathlib.PurePath(directory).parts:
-            raise SuspiciousFileOperation(f"Detected path traversal attempt in {directory!r}")
-        validate_file_name(file_name)
-        check_name(name, "get_available_name", "FallbackStorage")
+        proposed = target.get_available_name(name, max_length=max_length)
+        if self._can_take(
+            layers, proposed, max_length, renamed=proposed != str(name).replace("\\", "/")
+        ):
+            return proposed
+        directory, file_name = os.path.split(proposed)
         extension = "".join(pathlib.PurePath(file_name).suffixes)
         root = file_name[: len(file_name) - len(extension)]
-        renamed = False
-        while not self._can_take(name, max_length, renamed):
-            renamed = True
+        name = proposed
+        while True:
             name = os.path.join(directory, target.get_alternative_name(root, extension))
             if max_length is not None and len(name) > max_length:
                 root = root[: len(root) - (len(name) - max_length)]
@@ -86,13 +85,14 @@ class NameChoice(Storage):
                         f"allow a longer max_length on the file field."
                     )
                 name = os.path.join(directory, target.get_alternative_name(root, extension))
-        return name
+            if self._can_take(layers, name, max_length, renamed=True):
+                return name
 
-    def _can_take(self, name: str, max_length: int | None, renamed: bool) -> bool:
+    def _can_take(self, layers: Layers, name: str, max_length: int | None, renamed: bool) -> bool:
         # Like is_name_available(), but a read-only backend that cannot answer
         # (production down, throttled, forbidden) does not stop a local write:
         # its answer is unknown, so the name given is not taken as it is, in
-        # case it exists there, and the first alternative name (which carries a
+        # case it exists there, and an alternative name (which carries a
         # random suffix in Django's rule) is.
         if max_length and len(name) > max_length:
             return False
@@ -101,38 +101,15 @@ class NameChoice(Storage):
         if not self._reserve(name):
             return False
         try:
-            free = self._free(name, renamed)
+            free = lookup.free(layers, name)
         except BaseException:
             self._release(name)
             raise
+        if free is None:
+            free = renamed
         if not free:
             self._release(name)
         return free
-
-    def _free(self, name: str, renamed: bool) -> bool:
-        unknown = False
-        for index, backend in enumerate(self._layers(name)):
-            try:
-                if backend.exists(name):
-                    return False
-            except SuspiciousOperation:
-                raise
-            except NotImplementedError:
-                continue
-            except Exception as error:
-                if getattr(backend, "read_only", False) is not True:
-                    add_note(error, f"exists() failed in {layer(index, backend)}.")
-                    raise
-                logger.warning(
-                    "FallbackStorage could not tell whether %r exists in %s (%s: %s); "
-                    "choosing a name that cannot clash with it.",
-                    name,
-                    layer(index, backend),
-                    type(error).__name__,
-                    error,
-                )
-                unknown = True
-        return not (unknown and not renamed)
 
     def _reserve(self, name: str) -> bool:
         """Claim ``name`` for the save running in this thread; False if another save has it."""

@@ -11,12 +11,15 @@ Configuration errors are Django's own
 from __future__ import annotations
 
 import errno
+from datetime import datetime
 
 from django.core.exceptions import SuspiciousFileOperation
 
 __all__ = [
     "BucketChangedError",
     "BucketTouchedError",
+    "LayerUnreachableError",
+    "NoLocalPath",
     "OperationNotImplemented",
     "ReadOnlyStorageError",
     "SuspiciousFileName",
@@ -44,6 +47,28 @@ class ReadOnlyStorageError(PermissionError):
 
 class OperationNotImplemented(AttributeError, NotImplementedError):
     """No backend of a :class:`~fallback_storage.storage.FallbackStorage` implements a method."""
+
+
+class LayerUnreachableError(ConnectionError):
+    """A layer was not asked because it could not be reached a moment ago.
+
+    ``layer`` names it (``backend 1 (ReadOnlyStorage(S3Storage))``) and
+    ``retry_at`` is the local time after which it is asked again; see
+    :mod:`fallback_storage.outages`.
+    """
+
+    def __init__(self, message: str, *, layer: str, retry_at: datetime) -> None:
+        super().__init__(message)
+        self.layer = layer
+        self.retry_at = retry_at
+
+
+class NoLocalPath(NotImplementedError):
+    """``path()`` of a file only a layer without local paths has, which could not be copied.
+
+    A :class:`NotImplementedError`, which is what Django code calling
+    ``storage.path()`` already catches for storages without local paths.
+    """
 
 
 class BucketTouchedError(AssertionError):

@@ -8,12 +8,16 @@ remembered for that many seconds as a small tuple per name,
 ``found`` says whether layer ``start`` does (``start`` equal to the number of
 backends means no layer has it).
 
-Writes and deletes through the storage forget the names they touch. Nothing
-can see writes made around the storage (another process writing straight to
-a backend): those show up when the remembered answer expires. Several
-processes share what they learn through ``cache_alias``, a Django cache;
-keys are namespaced by a hash of the backend configuration, so storages
-configured differently never read each other's answers.
+Writes and deletes through the storage forget the names they touch; a change
+to many names at once (a directory deleted or hidden by a whiteout, whiteouts
+cleared) forgets everything, by moving to a new *epoch*. Nothing can see
+writes made around the storage (another process writing straight to a
+backend): those show up when the remembered answer expires. Several processes
+share what they learn through ``cache_alias``, a Django cache: each lookup
+reads the name's entry and the current epoch in one ``get_many()``, so a
+forget in one process is seen by the others at once. Keys are namespaced by a
+hash of the backend configuration, so storages configured differently never
+read each other's answers.
 """
 
 from __future__ import annotations
@@ -22,8 +26,9 @@ import hashlib
 import math
 import threading
 import time
+import uuid
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.core.cache import caches
@@ -32,9 +37,17 @@ from django.core.files.storage import Storage
 
 __all__ = ["LocationCache", "validate_options"]
 
-#: What is remembered per name: layers before ``start`` lack it; ``found``
-#: says whether layer ``start`` has it.
-Location = tuple[int, bool]
+
+class Location(NamedTuple):
+    """What is remembered per name."""
+
+    #: The layers before this one do not have the name.
+    start: int
+    #: Whether layer ``start`` has it (``start`` equal to the number of layers: no layer has it).
+    found: bool
+    #: Its size in layer ``start``, when a ``size()`` answer taught it.
+    size: int | None = None
+
 
 _MAX_PRIVATE_ENTRIES = 10_000
 _IDENTIFYING_ATTRIBUTES = ("location", "bucket_name", "endpoint_url", "custom_domain", "base_url")
@@ -97,6 +110,8 @@ class LocationCache:
         self._entries: dict[str, tuple[float, Location]] = {}
         self._lock = threading.Lock()
         self._generation = _Generation()
+        # The shared epoch each thread's last lookup saw, for the remember() after it.
+        self._seen = threading.local()
 
     def __getstate__(self) -> dict[str, Any]:
         return {"timeout": self.timeout, "alias": self.alias}
@@ -155,13 +170,19 @@ class LocationCache:
                         del self._entries[name]
                 return None
             return entry[1]
-        value = caches[self.alias].get(self._key(name))
-        if value is None:
+        epoch_key, key = self._epoch_key(), self._key(name)
+        values = caches[self.alias].get_many([epoch_key, key])
+        epoch = values.get(epoch_key, "")
+        self._seen.epoch = epoch
+        value = values.get(key)
+        if value is None or value[0] != epoch:
             return None
-        start, found = value
-        return start, found
+        _, start, found, size = value
+        return Location(start, found, size)
 
-    def remember(self, name: str, start: int, found: bool, token: int) -> None:
+    def remember(
+        self, name: str, start: int, found: bool, token: int, size: int | None = None
+    ) -> None:
         """Remember ``name``'s location, unless a write invalidated it since ``token``."""
         if self.alias is None:
             with self._lock:
@@ -169,10 +190,15 @@ class LocationCache:
                     return
                 if len(self._entries) >= _MAX_PRIVATE_ENTRIES:
                     self._evict()
-                self._entries[name] = (time.monotonic() + self.timeout, (start, found))
+                location = Location(start, found, size)
+                self._entries[name] = (time.monotonic() + self.timeout, location)
             return
         if token == self._generation.value and self._namespace is not None:
-            caches[self.alias].set(self._key(name), (start, found), self.timeout)
+            epoch = getattr(self._seen, "epoch", None)
+            if epoch is None:
+                epoch = caches[self.alias].get(self._epoch_key(), "")
+            value = (epoch, start, found, size)
+            caches[self.alias].set(self._key(name), value, self.timeout)
 
     def forget(self, names: Iterable[str | None]) -> None:
         """Forget ``names`` (after a write or delete), here and in the shared cache."""
@@ -184,6 +210,18 @@ class LocationCache:
                     self._entries.pop(name, None)
         elif self._namespace is not None:
             caches[self.alias].delete_many([self._key(name) for name in wanted])
+
+    def forget_all(self) -> None:
+        """Forget every name (after a change to many names), here and in the shared cache."""
+        self._generation.bump()
+        if self.alias is None:
+            with self._lock:
+                self._entries.clear()
+        elif self._namespace is not None:
+            caches[self.alias].set(self._epoch_key(), uuid.uuid4().hex, None)
+
+    def _epoch_key(self) -> str:
+        return f"fallback_storage.location:{self._namespace}:epoch"
 
     def _key(self, name: str) -> str:
         digest = hashlib.blake2b(name.encode("utf-8", "surrogatepass"), digest_size=16)

@@ -67,9 +67,10 @@ def read(storage: Storage, name: str) -> bytes:
 
 @pytest.fixture
 def layered(tmp_path: Path) -> Iterator[Path]:
-    """media = [local disk, disk with some files, read-only S3 'prod-media' on moto].
+    """media = [local disk, disk with some files, read-only S3 'prod-media' on moto], with
+    whiteouts turned off (the 1.x rule).
 
-    "overlay" is the same stack with whiteouts on, and "read_only_first" puts the
+    "overlay" is the same stack with whiteouts on (their default there), and "read_only_first" puts the
     shared disk, read-only, before the local one, with whiteouts on.
     """
     local, shared = tmp_path / "local", tmp_path / "shared"
@@ -91,7 +92,7 @@ def layered(tmp_path: Path) -> Iterator[Path]:
         with override_settings(
             STORAGES={
                 "default": {"BACKEND": "django.core.files.storage.InMemoryStorage"},
-                "media": fallback(*stack),
+                "media": fallback(*stack, whiteouts=False),
                 "overlay": fallback(*stack, whiteouts=True),
                 "read_only_first": fallback(shared_read_only, on_disk(local), whiteouts=True),
                 "plain_s3": {

@@ -55,10 +55,10 @@ def overlay(local: Storage, prod: Storage, **options: Any) -> FallbackStorage:
 # -- options ----------------------------------------------------------------------------
 
 
-def test_by_default_delete_keeps_the_1x_contract(layers: tuple[Storage, Storage]) -> None:
+def test_whiteouts_false_keeps_the_1x_delete(layers: tuple[Storage, Storage]) -> None:
     local, prod = layers
     write(prod, "a.txt", b"prod")
-    storage = overlay(local, prod)
+    storage = overlay(local, prod, whiteouts=False)
 
     storage.delete("a.txt")
 
@@ -67,13 +67,43 @@ def test_by_default_delete_keeps_the_1x_contract(layers: tuple[Storage, Storage]
     assert not local.exists("a.txt")
 
 
+def test_by_default_delete_hides_a_file_of_a_read_only_layer(
+    layers: tuple[Storage, Storage],
+) -> None:
+    local, prod = layers
+    write(prod, "a.txt", b"prod")
+    storage = overlay(local, prod)
+
+    storage.delete("a.txt")
+
+    assert storage.whiteouts is True
+    assert not storage.exists("a.txt")
+    assert storage.listdir("") == ([], [])
+    assert storage.save("a.txt", ContentFile(b"new")) == "a.txt"
+    assert read(storage, "a.txt") == b"new"
+    assert read(prod, "a.txt") == b"prod"
+
+
+def test_a_list_of_writable_backends_keeps_the_1x_delete(
+    layers: tuple[Storage, Storage],
+) -> None:
+    local, prod = layers
+    write(prod, "a.txt", b"prod")
+    storage = FallbackStorage(backends=[local, prod])
+
+    storage.delete("a.txt")
+
+    assert storage.whiteouts is False
+    assert storage.exists("a.txt")
+
+
 @pytest.mark.parametrize(
     ("options", "message"),
     [
         (
             {"whiteouts": "yes"},
-            "FallbackStorage option 'whiteouts' must be True or False, got 'yes'; "
-            "set it to a bool.",
+            "FallbackStorage option 'whiteouts' must be True, False or None, got 'yes'; "
+            "set it to a bool, or leave it out for the default.",
         ),
         (
             {"copy_on_read": 1},
@@ -97,8 +127,8 @@ def test_by_default_delete_keeps_the_1x_contract(layers: tuple[Storage, Storage]
         (
             {"copy_on_read": True, "whiteout": True},
             "FallbackStorage got unknown options ['whiteout']; remove them or use one of "
-            "['backends', 'cache_timeout', 'cache_alias', 'whiteouts', 'copy_on_read', "
-            "'copy_on_read_max_size', 'copy_on_read_skip'].",
+            "['backends', 'whiteouts', 'copy_on_read', 'copy_on_read_max_size', "
+            "'copy_on_read_skip', 'cache_timeout', 'cache_alias', 'skip_unreachable_for'].",
         ),
     ],
 )
@@ -282,7 +312,7 @@ def test_markers_are_never_visible_as_files(layers: tuple[Storage, Storage]) -> 
             storage.save(name, ContentFile(b"x"))
         assert str(caught.value) == (
             f"FallbackStorage cannot use the name {name!r} because names starting with "
-            f"'.wh.' are whiteout markers while the 'whiteouts' option is on; rename the file."
+            f"'.wh.' are whiteout markers while whiteouts are on; rename the file."
         )
     with pytest.raises(SuspiciousFileOperation):
         storage.delete("docs/.wh.a.txt")
@@ -293,7 +323,7 @@ def test_marker_names_are_ordinary_names_when_whiteouts_are_off(
     layers: tuple[Storage, Storage],
 ) -> None:
     local, prod = layers
-    storage = overlay(local, prod, copy_on_read=True)
+    storage = overlay(local, prod, whiteouts=False, copy_on_read=True)
 
     write(storage, ".wh.a.txt", b"ok")
 
@@ -349,8 +379,9 @@ def test_whiteout_methods_need_the_option(method: str, local: FileSystemStorage)
     with pytest.raises(ImproperlyConfigured) as caught:
         getattr(storage, method)()
     assert str(caught.value) == (
-        f"FallbackStorage.{method}() needs the 'whiteouts' option, which is False; "
-        f"set 'whiteouts': True in the storage's OPTIONS."
+        f"FallbackStorage.{method}() needs whiteouts, which are off for this storage "
+        f"(no read-only layer below the writable one, or 'whiteouts': False); set "
+        f"'whiteouts': True in the storage's OPTIONS."
     )
 
 
@@ -548,11 +579,11 @@ def test_write_mode_truncates_without_copying(layers: tuple[Storage, Storage]) -
     assert read(storage, "a.txt") == b"new"
 
 
-def test_append_mode_by_default_keeps_the_1x_behaviour(
+def test_append_mode_without_the_overlay_rules_keeps_the_1x_behaviour(
     local_dir: Path, prod: FileSystemStorage
 ) -> None:
     write(prod, "a.txt", b"original")
-    storage = overlay(FileSystemStorage(location=str(local_dir)), prod)
+    storage = overlay(FileSystemStorage(location=str(local_dir)), prod, whiteouts=False)
 
     with storage.open("a.txt", "ab") as handle:
         handle.write(b"+more")

@@ -157,12 +157,18 @@ def test_times_come_from_the_layer_that_has_the_file(
     bucket.assert_untouched()
 
 
-def test_path_is_always_local(
+def test_path_is_always_local_and_names_a_real_file(
     bucket: Production, fallback: FallbackStorage, local_dir: Path
 ) -> None:
-    # S3 has no paths, so path() names where the file would be on local disk, never production.
-    assert fallback.path("docs/b.txt") == str(local_dir / "docs" / "b.txt")
+    # S3 has no paths: a missing name's path is where it would be on local disk...
+    assert fallback.path("docs/new.txt") == str(local_dir / "docs" / "new.txt")
     assert not (local_dir / "docs").exists()
+    # ...and a production file is copied down first, so its path is a real file.
+    with BucketGuard(BUCKET, block=False) as witness:
+        path = fallback.path("docs/b.txt")
+    assert path == str(local_dir / "docs" / "b.txt")
+    assert Path(path).read_bytes() == SEED["docs/b.txt"]
+    assert witness.writes == []
     bucket.assert_untouched()
 
 
@@ -229,14 +235,34 @@ def test_deletes_never_reach_production(
     fallback.save("local.txt", ContentFile(b"local"))
     with BucketGuard(BUCKET, block=False) as witness:
         fallback.delete("local.txt")
-        # The 1.x rule: the first backend that accepts a delete wins, and deleting a
-        # file it does not have is a no-op for FileSystemStorage, so production keeps it.
+        # A read-only layer below the writable one: a delete hides production's file
+        # with a whiteout marker in the local layer, and production keeps it.
+        fallback.delete("a.txt")
+        fallback.delete("docs/deep")
+    assert witness.writes == []
+    assert not (local_dir / "local.txt").exists()
+    assert not fallback.exists("a.txt")
+    assert not fallback.exists("docs/deep/c.txt")
+    assert fallback.listdir("docs") == ([], ["b.txt"])
+    assert sorted(fallback.list_whiteouts()) == ["a.txt", "docs/deep"]
+    assert read(bucket.storage, "docs/deep/c.txt") == SEED["docs/deep/c.txt"]
+    bucket.assert_untouched()
+
+
+def test_deletes_under_the_1x_rule_never_reach_production(
+    bucket: Production, local_dir: Path
+) -> None:
+    local = FileSystemStorage(location=str(local_dir), base_url="/local/")
+    fallback = FallbackStorage(backends=[local, ReadOnlyStorage(bucket.storage)], whiteouts=False)
+    with BucketGuard(BUCKET, block=False) as witness:
+        # The first backend that accepts a delete wins, and deleting a file it does
+        # not have is a no-op for FileSystemStorage, so production keeps it.
         fallback.delete("a.txt")
         fallback.delete("docs/deep/c.txt")
     assert witness.writes == []
-    assert not (local_dir / "local.txt").exists()
     assert fallback.exists("a.txt")
     assert read(fallback, "docs/deep/c.txt") == SEED["docs/deep/c.txt"]
+    assert list(local_dir.iterdir()) == []
     bucket.assert_untouched()
 
 
@@ -246,16 +272,28 @@ def test_opening_a_production_only_name_for_writing_writes_locally(
 ) -> None:
     with fallback.open("a.txt", mode) as handle:
         handle.write(b"written")
-    # No copy-up without the overlay options: the local file holds only what was written.
-    assert (local_dir / "a.txt").read_bytes() == b"written"
-    assert read(fallback, "a.txt") == b"written"  # the local file now answers first
+    # An append copies production's bytes up first; the other modes truncate.
+    expected = SEED["a.txt"] + b"written" if mode == "ab" else b"written"
+    assert (local_dir / "a.txt").read_bytes() == expected
+    assert read(fallback, "a.txt") == expected  # the local file now answers first
     assert read(bucket.storage, "a.txt") == SEED["a.txt"]
     bucket.assert_untouched()
 
 
-def test_opening_a_production_only_name_for_update_fails_without_writing(
+def test_opening_a_production_only_name_for_update_copies_it_up_first(
     bucket: Production, fallback: FallbackStorage, local_dir: Path
 ) -> None:
+    with fallback.open("a.txt", "r+b") as handle:
+        handle.write(b"X")
+    assert (local_dir / "a.txt").read_bytes() == b"X" + SEED["a.txt"][1:]
+    bucket.assert_untouched()
+
+
+def test_opening_a_production_only_name_for_update_under_the_1x_rule_fails_without_writing(
+    bucket: Production, local_dir: Path
+) -> None:
+    local = FileSystemStorage(location=str(local_dir), base_url="/local/")
+    fallback = FallbackStorage(backends=[local, ReadOnlyStorage(bucket.storage)], whiteouts=False)
     # r+b needs an existing file: the local layer has none and production refuses.
     with pytest.raises(FileNotFoundError) as caught:
         fallback.open("a.txt", "r+b")
@@ -278,11 +316,12 @@ def test_writes_do_not_fall_through_to_production_when_the_local_layer_fails(
         with pytest.raises(NotADirectoryError) as deleting:
             fallback.delete("docs/b.txt")
     assert witness.writes == []
-    # The error raised is the local layer's, with production's refusal as a note.
+    # The error raised is the local layer's, with production's refusal as a note (a
+    # delete, which records a whiteout in the local layer, does not even ask production).
+    assert deleting.value.filename == str(local_dir / "docs" / "b.txt")
     for caught, refused in [
         (saving, "save 'docs/new.txt'"),
         (opening, "open (mode 'wb') 'docs/b.txt'"),
-        (deleting, "delete 'docs/b.txt'"),
     ]:
         notes = "\n".join(getattr(caught.value, "__notes__", []))
         assert f"ReadOnlyStorage refused to {refused} {REFUSED_IN_WRAPPER}" in notes
@@ -329,12 +368,14 @@ def test_a_file_field_saves_replaces_and_deletes_locally(
             assert handle.read() == b"replaced"
 
         uploaded.file.delete()
-        copied.file.delete()  # production-only: the local layer accepts it as a no-op
+        copied.file.delete()  # production-only: hidden by a whiteout, production keeps it
         assert not copied.file
-        assert Document._meta.get_field("file").storage.exists("documents/copied.txt")  # type: ignore[union-attr]
+        assert not Document._meta.get_field("file").storage.exists("documents/copied.txt")  # type: ignore[union-attr]
 
     assert witness.writes == []
-    assert sorted(p.name for p in (local_dir / "documents").iterdir()) == [Path(first).name]
+    assert sorted(p.name for p in (local_dir / "documents").iterdir()) == sorted(
+        [Path(first).name, ".wh.copied.txt"]
+    )
     assert (local_dir / first).read_bytes() == b"uploaded"
     bucket.assert_untouched()
 

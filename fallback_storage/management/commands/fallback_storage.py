@@ -23,9 +23,9 @@ from django.core.files.storage import InvalidStorageError, Storage, storages
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from fallback_storage import s3_guard
-from fallback_storage.overlay import MARKER_PREFIX
 from fallback_storage.readonly import ReadOnlyStorage
 from fallback_storage.storage import FallbackStorage
+from fallback_storage.whiteouts import MARKER_PREFIX
 
 NOT_FOUND = 1
 USAGE = 2
