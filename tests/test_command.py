@@ -70,8 +70,8 @@ def layered(tmp_path: Path) -> Iterator[Path]:
     """media = [local disk, disk with some files, read-only S3 'prod-media' on moto], with
     whiteouts turned off (the 1.x rule).
 
-    "overlay" is the same stack with whiteouts on (their default there), and "read_only_first" puts the
-    shared disk, read-only, before the local one, with whiteouts on.
+    "overlay" is the same stack with whiteouts on (their default there), and
+    "read_only_first" puts the shared disk, read-only, before the local one, with whiteouts on.
     """
     local, shared = tmp_path / "local", tmp_path / "shared"
     (local / "docs").mkdir(parents=True)
