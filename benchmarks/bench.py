@@ -15,6 +15,11 @@ call that is counted).
 ``exists()`` plus ``url()``, which the dispatch rule needs); for a production
 hit or a miss, ``S3Storage``; for ``listdir``, both backends' ``listdir``;
 for ``save``, ``FileSystemStorage.save``.
+
+With ``--baseline REF`` (a git ref of this repository), the package as it was
+at that ref is imported beside this one (``benchmarks/baseline.py``) and timed
+in the same rounds, so the table shows this version's ratio and the
+baseline's side by side, and the S3 requests of both.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ import uuid
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
+from types import ModuleType
 from typing import NamedTuple
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -53,6 +59,7 @@ from django.conf import settings  # noqa: E402
 settings.configure(SECRET_KEY="NOTASECRET", USE_TZ=True)
 django.setup()
 
+import baseline  # noqa: E402
 import boto3  # noqa: E402
 from counting_s3 import CountingS3Server  # noqa: E402
 from django.core.files.base import ContentFile  # noqa: E402
@@ -88,59 +95,64 @@ class Case(NamedTuple):
     operation: str
     case: str
     direct: Call
-    fallback: Call
+    # This version's FallbackStorage, then the baseline's when there is one.
+    through: tuple[Call, ...]
     target: bool = False
     rounds: int = 0
     batch: int = 0
     warm: bool = True
 
 
+class Timing(NamedTuple):
+    seconds: list[float]  # median seconds per call: direct, then each of Case.through
+    ratios: list[float]  # median per-round ratio to direct, for each of Case.through
+    requests: list[int]  # S3 requests of one call: direct, then each of Case.through
+
+
 def timed(
-    direct: Call,
-    fallback: Call,
+    functions: tuple[Call, ...],
     rounds: int,
     batch: int,
     warm: bool,
     server: CountingS3Server,
     bucket: str,
-) -> tuple[float, float, float, int, int]:
-    """Median seconds per call of each, the median per-round ratio, and S3 requests per call.
+) -> Timing:
+    """Median seconds per call of each function, median per-round ratios to the first one,
+    and the S3 requests of one call of each.
 
     The requests are those of one call each way: the one after the warm-up
     call (with the cache on: a repeated call), or the timed one without warm-up.
+    Each round times every function in a rotated order, so none always goes first.
     """
     counts = []
-    for function in (direct, fallback):
+    for function in functions:
         if warm:
             function()
         server.clear()
         function()
         counts.append(len(server.to_bucket(bucket)))
-    direct_times: list[float] = []
-    fallback_times: list[float] = []
-    ratios: list[float] = []
+    times: list[list[float]] = [[] for _ in functions]
+    ratios: list[list[float]] = [[] for _ in functions[1:]]
     for round_number in range(rounds):
-        pair: list[float] = []
-        order = (direct, fallback) if round_number % 2 == 0 else (fallback, direct)
-        for function in order:
+        this_round = [0.0] * len(functions)
+        for offset in range(len(functions)):
+            index = (round_number + offset) % len(functions)
             start = time.perf_counter()
             for _ in range(batch):
-                function()
-            pair.append((time.perf_counter() - start) / batch)
-        direct_time, fallback_time = pair if round_number % 2 == 0 else pair[::-1]
-        direct_times.append(direct_time)
-        fallback_times.append(fallback_time)
-        ratios.append(fallback_time / direct_time)
-    return (
-        statistics.median(direct_times),
-        statistics.median(fallback_times),
-        statistics.median(ratios),
-        counts[0],
-        counts[1],
+                functions[index]()
+            this_round[index] = (time.perf_counter() - start) / batch
+        for index, seconds in enumerate(this_round):
+            times[index].append(seconds)
+        for index, seconds in enumerate(this_round[1:]):
+            ratios[index].append(seconds / this_round[0])
+    return Timing(
+        [statistics.median(each) for each in times],
+        [statistics.median(each) for each in ratios],
+        counts,
     )
 
 
-def build_cases(storage: FallbackStorage, local: Storage, s3: Storage) -> list[Case]:
+def build_cases(storages: tuple[Storage, ...], local: Storage, s3: Storage) -> list[Case]:
     cases: list[Case] = []
     for case, name, serving in (
         ("local hit", "local.txt", local),
@@ -162,15 +174,14 @@ def build_cases(storage: FallbackStorage, local: Storage, s3: Storage) -> list[C
                 direct = partial(
                     lambda target, name: (target.exists(name), target.url(name)), local, name
                 )
-            cases.append(
-                Case(operation, case, direct, swallow(partial(function, storage, name)), first)
-            )
+            through = tuple(swallow(partial(function, each, name)) for each in storages)
+            cases.append(Case(operation, case, direct, through, first))
     return cases
 
 
 def extra_cases(
-    storage: FallbackStorage,
-    two_local: FallbackStorage,
+    storages: tuple[Storage, ...],
+    two_locals: tuple[Storage, ...],
     local: Storage,
     second: Storage,
     s3: Storage,
@@ -187,7 +198,7 @@ def extra_cases(
                 "listdir",
                 f"2 local layers, {size:,} + {size:,}",
                 partial(lambda path: (local.listdir(path), second.listdir(path)), path),
-                partial(two_local.listdir, path),
+                tuple(partial(each.listdir, path) for each in two_locals),
                 rounds=max(5, local_rounds // 10),
                 batch=max(1, 100_000 // (size * 10)),
             )
@@ -199,7 +210,7 @@ def extra_cases(
                 "listdir",
                 f"local + S3, {s3_listing_size:,} + {s3_listing_size:,}",
                 lambda: (local.listdir("s3-listing"), s3.listdir("s3-listing")),
-                partial(storage.listdir, "s3-listing"),
+                tuple(partial(each.listdir, "s3-listing") for each in storages),
                 rounds=1,
                 batch=1,
                 warm=False,
@@ -211,7 +222,15 @@ def extra_cases(
             "save",
             "new name",
             lambda: local.save(f"saved/direct-{next(counter)}.txt", ContentFile(b"s")),
-            lambda: storage.save(f"saved/fallback-{next(counter)}.txt", ContentFile(b"s")),
+            tuple(
+                partial(
+                    lambda each: each.save(
+                        f"saved/fallback-{next(counter)}.txt", ContentFile(b"s")
+                    ),
+                    each,
+                )
+                for each in storages
+            ),
         )
     )
     return cases
@@ -235,7 +254,13 @@ def seed_s3_listing(bucket: str, prefix: str, count: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer rounds and entries")
+    parser.add_argument(
+        "--baseline",
+        metavar="REF",
+        help="also time the package as it was at this git ref, e.g. a release tag",
+    )
     options = parser.parse_args()
+    old: ModuleType | None = baseline.load(options.baseline) if options.baseline else None
     local_rounds, local_batch = (31, 50) if options.quick else (201, 100)
     s3_rounds, s3_batch = (3, 3) if options.quick else (7, 10)
     listing_sizes = (100, 1_000) if options.quick else (1_000, 10_000)
@@ -270,18 +295,26 @@ def main() -> None:
             seed_local_listing(second_dir, f"listing-{size}", size)
         seed_s3_listing(bucket, "s3-listing", s3_listing_size)
         seed_local_listing(local_dir, "s3-listing", s3_listing_size)
-        two_local = FallbackStorage(backends=[local, second])
+        two_locals: tuple[Storage, ...] = (FallbackStorage(backends=[local, second]),)
+        if old is not None:
+            two_locals += (old.FallbackStorage(backends=[local, second]),)
 
         rows: list[tuple[str, ...]] = []
         for cache in ("off", "on"):
-            storage = FallbackStorage(
-                backends=[local, ReadOnlyStorage(s3())],
-                cache_timeout=None if cache == "off" else 300,
+            timeout = None if cache == "off" else 300
+            storages: tuple[Storage, ...] = (
+                FallbackStorage(backends=[local, ReadOnlyStorage(s3())], cache_timeout=timeout),
             )
-            cases = build_cases(storage, local, direct_s3)
+            if old is not None:
+                storages += (
+                    old.FallbackStorage(
+                        backends=[local, old.ReadOnlyStorage(s3())], cache_timeout=timeout
+                    ),
+                )
+            cases = build_cases(storages, local, direct_s3)
             cases += extra_cases(
-                storage,
-                two_local,
+                storages,
+                two_locals,
                 local,
                 second,
                 direct_s3,
@@ -298,26 +331,27 @@ def main() -> None:
                 else:
                     rounds, batch = case.rounds or s3_rounds, case.batch or s3_batch
                 server.clear()
-                direct_time, fallback_time, ratio, direct_requests, fallback_requests = timed(
-                    case.direct, case.fallback, rounds, batch, case.warm, server, bucket
+                timing = timed(
+                    (case.direct, *case.through), rounds, batch, case.warm, server, bucket
                 )
                 verdict = ""
                 if case.target:
-                    verdict = "ok" if ratio <= 1.10 else "MISSED"
+                    verdict = "ok" if timing.ratios[0] <= 1.10 else "MISSED"
                 rows.append(
                     (
                         case.operation,
                         case.case,
                         cache,
-                        _duration(direct_time),
-                        _duration(fallback_time),
-                        f"{ratio:.2f}",
-                        str(direct_requests),
-                        str(fallback_requests),
+                        _duration(timing.seconds[0]),
+                        _duration(timing.seconds[1]),
+                        f"{timing.ratios[0]:.2f}",
+                        *([f"{timing.ratios[1]:.2f}"] if old is not None else []),
+                        *(str(count) for count in timing.requests),
                         verdict,
                     )
                 )
     server.stop()
+    with_old = old is not None
     _print_table(
         (
             "operation",
@@ -326,12 +360,16 @@ def main() -> None:
             "direct",
             "FallbackStorage",
             "ratio",
+            *(["baseline ratio"] if with_old else []),
             "S3 req direct",
             "S3 req fallback",
+            *(["S3 req baseline"] if with_old else []),
             "<=1.10",
         ),
         rows,
     )
+    if with_old:
+        print(f"baseline: fallback_storage at {options.baseline}")
 
 
 def _duration(seconds: float) -> str:

@@ -53,6 +53,8 @@ class Layers:
             if options.skip_unreachable_for is None
             else Outages(options.skip_unreachable_for, self.labels)
         )
+        #: The layers in an outage (index -> until when), empty when none is or outages are off.
+        self.down = {} if self.outages is None else self.outages.down
         self.copy_up = CopyUp(
             target=self.target,
             label=self.labels[self.writable or 0],

@@ -37,7 +37,7 @@ from django.core.exceptions import SuspiciousOperation
 from fallback_storage.exceptions import OperationNotImplemented
 from fallback_storage.failures import Failure, add_note, combine, is_missing
 from fallback_storage.layers import Layers, is_read_only
-from fallback_storage.whiteouts import is_reserved
+from fallback_storage.whiteouts import MARKER_PREFIX, is_reserved
 
 __all__ = ["find", "first", "free", "listdir", "not_implemented", "read", "walk"]
 
@@ -49,7 +49,6 @@ def walk(
     name: str,
     method: str,
     args: tuple[Any, ...],
-    *,
     existence: bool = False,
     record: bool = True,
     memo: bool = False,
@@ -62,14 +61,17 @@ def walk(
     search before that layer. ``record`` False never remembers a hit (a lazily
     opening backend may "open" a missing file). With ``memo`` the cache also
     keeps the answer of a layer other than the writable one (``size()``: a
-    production file's size, so asking again costs no request). Returns the index of the layer
-    that answered (None if none did), its answer, and the failures met.
+    production file's size, so asking again costs no request). Returns the
+    index of the layer that answered (None if none did), its answer, and the
+    failures met.
     """
+    # Every read goes through here: the rules that are off cost one test each.
     count = layers.count
-    stop = count if stop is None else stop
+    if stop is None:
+        stop = count
     failures: list[Failure] = []
     whiteouts = layers.whiteouts
-    if whiteouts is not None and is_reserved(name):
+    if whiteouts is not None and MARKER_PREFIX in name and is_reserved(name):
         return None, None, failures  # a whiteout marker is never a file
     cache = layers.cache
     start = token = 0
@@ -82,8 +84,8 @@ def walk(
             if start >= count:
                 return None, _REMEMBERED_MISSING, failures
     backends = layers.backends
-    outages = layers.outages
     writable = layers.writable
+    down = layers.down  # the layers in an outage, usually none
     hidden: bool | None = None
     certain = True
     implemented = False
@@ -93,14 +95,14 @@ def walk(
                 hidden = whiteouts.hides(name)
             if hidden:
                 continue
-        if index == start and known is not None and known.found:
+        if known is not None and index == start and known.found:
             if existence:
                 return index, True, failures  # the cache knows this layer has it
             if memo and known.size is not None:
                 return index, known.size, failures
         backend = backends[index]
-        if outages is not None:
-            skipped = outages.skipped(index, name)
+        if down and index in down:
+            skipped = layers.outages.skipped(index, name)  # type: ignore[union-attr]
             if skipped is not None:
                 certain = False
                 failures.append(Failure(index, backend, skipped))
@@ -117,14 +119,14 @@ def walk(
             certain = False
             continue
         except Exception as error:
-            if outages is not None:
-                outages.failed(index, error)
+            if layers.outages is not None:
+                layers.outages.failed(index, error)
             certain = certain and is_missing(error)
             failures.append(Failure(index, backend, error))
             continue
         implemented = True
-        if outages is not None:
-            outages.answered(index)
+        if down and index in down:
+            layers.outages.answered(index)  # type: ignore[union-attr]
         if existence and not answer:
             continue
         if cache is not None and record and certain:
@@ -154,7 +156,7 @@ def find(layers: Layers, name: str, *, stop: int | None = None) -> int | None:
 
     Raises the combined failure when a layer that might have it could not answer.
     """
-    index, _, failures = walk(layers, name, "exists", (name,), existence=True, stop=stop)
+    index, _, failures = walk(layers, name, "exists", (name,), True, True, False, stop)
     if index is None and failures:
         raise combine(failures, "exists", name)
     return index
@@ -170,7 +172,7 @@ def read(
     memo: bool = False,
 ) -> tuple[int, Any]:
     """The first layer's answer to the read ``method(*args)`` of ``name``, and its index."""
-    index, answer, failures = walk(layers, name, method, args, record=record, memo=memo)
+    index, answer, failures = walk(layers, name, method, args, False, record, memo)
     if index is not None:
         return index, answer
     if failures:
@@ -196,7 +198,7 @@ def free(layers: Layers, name: str) -> bool | None:
     answer (production down, throttled, forbidden) must not stop a local
     write, but its answer is unknown. A failure of a writable layer is raised.
     """
-    index, _, failures = walk(layers, name, "exists", (name,), existence=True)
+    index, _, failures = walk(layers, name, "exists", (name,), True)
     if index is not None:
         return False
     unknown = False

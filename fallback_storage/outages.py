@@ -92,12 +92,12 @@ class Outages:
     def __init__(self, seconds: float, labels: tuple[str, ...]) -> None:
         self.seconds = seconds
         self.labels = labels
-        self._outages: dict[int, _Outage] = {}
+        self.down: dict[int, _Outage] = {}
         self._lock = threading.Lock()
 
     def skipped(self, index: int, name: str | None) -> LayerUnreachableError | None:
         """The error to record instead of asking layer ``index``, or None to ask it."""
-        outage = self._outages.get(index) if self._outages else None
+        outage = self.down.get(index)
         if outage is None:
             return None
         left = outage.until - time.monotonic()
@@ -117,8 +117,8 @@ class Outages:
             return
         cause = f"{type(error).__name__}: {error}"
         with self._lock:
-            already = index in self._outages
-            self._outages[index] = _Outage(
+            already = index in self.down
+            self.down[index] = _Outage(
                 time.monotonic() + self.seconds,
                 datetime.now() + timedelta(seconds=self.seconds),
                 cause,
@@ -133,8 +133,8 @@ class Outages:
 
     def answered(self, index: int) -> None:
         """End the outage of layer ``index``, which just answered."""
-        if index in self._outages:
+        if index in self.down:
             with self._lock:
-                ended = self._outages.pop(index, None)
+                ended = self.down.pop(index, None)
             if ended is not None:
                 logger.warning("%s answers again.", self.labels[index])
