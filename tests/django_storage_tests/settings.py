@@ -1,4 +1,4 @@
-"""Settings for Django's own storage tests: the suite's settings plus Django's test app.
+"""Settings for Django's own storage tests: as small as the suite's, plus Django's test app.
 
 ``FALLBACK_STORAGE_DJANGO_TESTS`` names the directory ``fetch.py`` extracted
 Django's ``tests/file_storage/`` into; it goes on ``sys.path`` so that the
@@ -12,26 +12,6 @@ import sys
 
 from django.core.exceptions import ImproperlyConfigured
 
-from settings import (
-    DATABASES,
-    DEFAULT_AUTO_FIELD,
-    INSTALLED_APPS,
-    MEDIA_URL,
-    SECRET_KEY,
-    STORAGES,
-)
-
-__all__ = [
-    "DATABASES",
-    "DEBUG",
-    "DEFAULT_AUTO_FIELD",
-    "INSTALLED_APPS",
-    "MEDIA_URL",
-    "SECRET_KEY",
-    "STORAGES",
-    "USE_TZ",
-]
-
 DEBUG = False
 # As in Django's own test settings (tests/test_sqlite.py): the time getters' tests compare with
 # naive local datetimes.
@@ -43,5 +23,12 @@ if not os.path.isfile(os.path.join(SOURCE, "file_storage", "tests.py")):
         f"run `python3 dev.py tox -e djangotests-django52`, which fetches Django's tests first."
     )
 sys.path.insert(0, SOURCE)
+SECRET_KEY = "NOTASECRET"
 # file_storage/models.py defines a model, so its package must be an installed app.
-INSTALLED_APPS = [*INSTALLED_APPS, "file_storage"]
+INSTALLED_APPS = ["django.contrib.contenttypes", "django.contrib.auth", "file_storage"]
+DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
+DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.InMemoryStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
