@@ -7,14 +7,44 @@ unknown option. ``tests/test_checks.py`` runs ``manage.py check`` with these set
 
 from __future__ import annotations
 
-from settings import *  # noqa: F403
-from settings import INSTALLED_APPS
+from typing import Any
+
+from settings import (
+    DATABASES,
+    DEFAULT_AUTO_FIELD,
+    INSTALLED_APPS,
+    MEDIA_URL,
+    MIDDLEWARE,
+    ROOT_URLCONF,
+    SECRET_KEY,
+    SILENCED_SYSTEM_CHECKS,
+    STATIC_URL,
+    TEMPLATES,
+    THUMBNAIL_STORAGE,
+    USE_TZ,
+)
+
+__all__ = [
+    "DATABASES",
+    "DEFAULT_AUTO_FIELD",
+    "INSTALLED_APPS",
+    "MEDIA_URL",
+    "MIDDLEWARE",
+    "ROOT_URLCONF",
+    "SECRET_KEY",
+    "SILENCED_SYSTEM_CHECKS",
+    "STATIC_URL",
+    "STORAGES",
+    "TEMPLATES",
+    "THUMBNAIL_STORAGE",
+    "USE_TZ",
+]
 
 INSTALLED_APPS = [
     "django_cleanup" if app == "django_cleanup.apps.CleanupSelectedConfig" else app
     for app in INSTALLED_APPS
 ]
-STORAGES = {
+STORAGES: dict[str, Any] = {
     "default": {
         "BACKEND": "fallback_storage.storage.FallbackStorage",
         "OPTIONS": {

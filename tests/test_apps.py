@@ -67,9 +67,11 @@ def image(
 
 
 def colour_of(data: bytes) -> str:
-    """ "blue" or "red": the dominant colour of an image (JPEG blurs exact values)."""
+    """The dominant colour of an image, "blue" or "red" (JPEG blurs exact values)."""
     with Image.open(io.BytesIO(data)) as picture:
-        red, _, blue = picture.convert("RGB").getpixel((picture.width // 2, picture.height // 2))  # type: ignore[misc]
+        pixel = picture.convert("RGB").getpixel((picture.width // 2, picture.height // 2))
+    assert isinstance(pixel, tuple)
+    red, _, blue = pixel
     return "blue" if blue > red else "red"
 
 
@@ -147,7 +149,8 @@ def dev(moto_server: str, tmp_path: Path) -> Iterator[Dev]:
 
 def read(name: str) -> bytes:
     with media.open(name, "rb") as handle:
-        return handle.read()
+        content: bytes = handle.read()
+    return content
 
 
 # -- easy-thumbnails ---------------------------------------------------------------------------
@@ -235,7 +238,8 @@ def test_easy_thumbnails_cleanup_removes_thumbnails_of_missing_sources_only(dev:
 
 
 def production_photo() -> Photo:
-    return Photo.objects.create(image="photos/original.jpg", width=64, height=48)
+    photo: Photo = Photo.objects.create(image="photos/original.jpg", width=64, height=48)
+    return photo
 
 
 def test_sorl_thumbnail_makes_a_production_originals_thumbnail_once_and_locally(
@@ -326,7 +330,7 @@ def cleaned(events: list[dict[str, Any]]) -> list[tuple[str, bool, object]]:
 
 
 def replace(photo: Photo) -> None:
-    photo.image = SimpleUploadedFile("new.png", image(RED, (30, 20), "PNG"))  # type: ignore[assignment]
+    photo.image = SimpleUploadedFile("new.png", image(RED, (30, 20), "PNG"))
     photo.save()
 
 

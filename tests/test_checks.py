@@ -13,12 +13,13 @@ from typing import Any
 import django
 import pytest
 from django.core.checks import CheckMessage, run_checks
-from django.core.files.storage import storages
+from django.core.files.storage import FileSystemStorage, storages
 from django.test import override_settings
 from moto import mock_aws
 from storages.backends.s3 import S3Storage
 
 from fallback_storage import checks, s3_guard
+from fallback_storage.storage import FallbackStorage
 
 FALLBACK = "fallback_storage.storage.FallbackStorage"
 READ_ONLY = "fallback_storage.storage.ReadOnlyStorage"
@@ -216,8 +217,11 @@ def test_w003_hint_keeps_the_options_of_the_default_storage(tmp_path: Path) -> N
     assert suggested == fallback(local(tmp_path), S3)
     # Following the hint gives a storage whose local layer is still on tmp_path.
     with override_settings(STORAGES={"default": {"BACKEND": FILE_SYSTEM}, "media": suggested}):
-        layers = storages["media"].backends
+        built = storages["media"]
+        assert isinstance(built, FallbackStorage)
+        layers = built.backends
     assert [type(layer).__name__ for layer in layers] == ["FileSystemStorage", "S3Storage"]
+    assert isinstance(layers[0], FileSystemStorage)
     assert layers[0].location == str(tmp_path)
 
 

@@ -11,7 +11,6 @@ from mediaapp.storage import MediaStorage
 media = MediaStorage()
 
 
-@cleanup.select
 class Photo(models.Model):
     """A photo as production's database has it: django-cleanup deletes its replaced files."""
 
@@ -20,6 +19,9 @@ class Photo(models.Model):
     )
     width = models.PositiveIntegerField(null=True, blank=True)
     height = models.PositiveIntegerField(null=True, blank=True)
+
+
+cleanup.select(Photo)  # not as a decorator: django-cleanup is untyped, the model would be Any
 
 
 class Picture(models.Model):
