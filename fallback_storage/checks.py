@@ -30,6 +30,7 @@ from fallback_storage.storage import FallbackStorage
 __all__ = ["check_legacy_settings", "check_storages", "register", "s3_guard_is_on"]
 
 TAG = "fallback_storage"
+FALLBACK_PATH = "fallback_storage.storage.FallbackStorage"
 # Django 5.1 removed DEFAULT_FILE_STORAGE (deprecated in 4.2).
 IGNORES_DEFAULT_FILE_STORAGE = django.VERSION >= (5, 1)
 
@@ -83,7 +84,8 @@ def check_legacy_settings(
     if not IGNORES_DEFAULT_FILE_STORAGE:
         return []
     messages: list[checks.CheckMessage] = []
-    default_backend = settings.STORAGES.get("default", {}).get("BACKEND")
+    default = settings.STORAGES.get("default") or {}
+    default_backend = default.get("BACKEND")
     if hasattr(settings, "DEFAULT_FILE_STORAGE"):
         legacy = getattr(settings, "DEFAULT_FILE_STORAGE", None)
         messages.append(
@@ -91,8 +93,7 @@ def check_legacy_settings(
                 f"settings.DEFAULT_FILE_STORAGE is {legacy!r}, but Django "
                 f"{django.get_version()} ignores it, so the default storage is "
                 f"{default_backend!r}.",
-                hint=f'Move it to STORAGES["default"] = {{"BACKEND": {legacy!r}}} and delete '
-                f"DEFAULT_FILE_STORAGE.",
+                hint=_default_file_storage_hint(legacy, default),
                 id="fallback_storage.W002",
             )
         )
@@ -103,14 +104,49 @@ def check_legacy_settings(
                 f"settings.FALLBACK_STORAGES is {entries!r}, but no FallbackStorage in "
                 f"settings.STORAGES reads it (Django {django.get_version()} ignores "
                 f"DEFAULT_FILE_STORAGE).",
-                hint='Set STORAGES["default"] = {"BACKEND": '
-                '"fallback_storage.storage.FallbackStorage", "OPTIONS": {"backends": '
-                f"{list(entries) if isinstance(entries, (list, tuple)) else entries!r}}}}} "
-                f"and delete FALLBACK_STORAGES.",
+                hint=_fallback_storages_hint(entries, default),
                 id="fallback_storage.W003",
             )
         )
     return messages
+
+
+def _default_file_storage_hint(legacy: object, default: dict[str, Any]) -> str:
+    # The hint never drops what STORAGES["default"] already has: its OPTIONS stay.
+    backend = default.get("BACKEND")
+    if legacy == backend:
+        return f'Delete DEFAULT_FILE_STORAGE: STORAGES["default"] already uses {legacy!r}.'
+    options = default.get("OPTIONS")
+    if not options:
+        return (
+            f'Set STORAGES["default"] = {{"BACKEND": {legacy!r}}} and delete DEFAULT_FILE_STORAGE.'
+        )
+    return (
+        f"Delete DEFAULT_FILE_STORAGE to keep {backend!r}, or set "
+        f'STORAGES["default"]["BACKEND"] = {legacy!r} and adapt its OPTIONS {options!r} '
+        f"to that class."
+    )
+
+
+def _fallback_storages_hint(entries: object, default: dict[str, Any]) -> str:
+    # A FallbackStorage that lists its own backends already replaces FALLBACK_STORAGES: the
+    # hint must not swap those (a ReadOnlyStorage layer, say) for the 1.x entries.
+    for alias, config in settings.STORAGES.items():
+        storage_class = _package_class(config)
+        if storage_class is not None and issubclass(storage_class, FallbackStorage):
+            return (
+                f"Delete FALLBACK_STORAGES: settings.STORAGES[{alias!r}] already lists the "
+                f"backends of its FallbackStorage."
+            )
+    backends: Any = entries
+    if isinstance(entries, (list, tuple)):
+        # The entry that names the current default backend keeps that entry's OPTIONS.
+        backends = [
+            dict(default) if entry == default.get("BACKEND") and default.get("OPTIONS") else entry
+            for entry in entries
+        ]
+    replacement = {"BACKEND": FALLBACK_PATH, "OPTIONS": {"backends": backends}}
+    return f'Set STORAGES["default"] = {replacement!r} and delete FALLBACK_STORAGES.'
 
 
 def _package_class(config: object) -> type[Storage] | None:

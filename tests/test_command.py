@@ -189,6 +189,18 @@ def test_ls_exits_1_for_a_directory_no_layer_has(layered: Path) -> None:
     assert caught.value.returncode == 1
 
 
+def test_ls_of_a_file_lists_that_file_with_its_layers(layered: Path) -> None:
+    # docs/a.txt is a file on both disks and in the bucket; top.txt only in the bucket. No
+    # CommandError: the exit code is 0.
+    assert run("ls", "docs/a.txt", storage="media").splitlines() == [
+        "TYPE  NAME        LAYER  SHADOWED_IN",
+        "file  docs/a.txt  0      1,2",
+    ]
+    assert json.loads(run("ls", "top.txt", storage="media", json=True)) == [
+        {"type": "file", "name": "top.txt", "layer": 2, "shadowed_in": [], "hidden_in": []},
+    ]
+
+
 def test_configuration_errors_exit_2(layered: Path) -> None:
     with pytest.raises(
         CommandError,

@@ -6,7 +6,8 @@
     manage.py fallback_storage whiteouts [PATH] [--clear [NAME ...]] [--storage ALIAS] [--json]
 
 Exit codes: 0 success; 1 not found (``which`` of a file no layer serves, ``ls`` of a path
-under which no layer serves anything); 2 usage or configuration error.
+under which no layer serves anything); 2 usage or configuration error. ``ls`` of a file lists
+that file, as ``ls`` does.
 
 With the ``whiteouts`` option on, ``which`` and ``ls`` read the storage's whiteouts
 (``FallbackStorage.list_whiteouts()``) and report a hidden copy as hidden, not as served.
@@ -119,12 +120,18 @@ class Command(BaseCommand):
         for index, layer in enumerate(layers):
             try:
                 directories, files = layer.listdir(path)
-            except (FileNotFoundError, NotImplementedError):
+            except (FileNotFoundError, NotADirectoryError, NotImplementedError):
                 continue
             for kind, names in (("dir", directories), ("file", files)):
                 for entry in names:
                     if not (markers_are_hidden and entry.startswith(MARKER_PREFIX)):
                         entries.setdefault((kind, entry), []).append(index)
+        if not entries and base:
+            # PATH may be a file: list it, as ls does, with the layers that have it.
+            having = [index for index, layer in enumerate(layers) if _exists(layer, base)]
+            if having:
+                entries[("file", base)] = having
+                base = ""
         if not entries:
             # S3 has no directories: a missing prefix lists as empty there.
             raise CommandError(

@@ -1,0 +1,1 @@
+"""Django's own storage tests, run against bare and wrapped storages (``tox -e djangotests-*``)."""

@@ -1,0 +1,7 @@
+from __future__ import annotations
+
+from django.contrib import admin
+
+from mediaapp.models import Photo
+
+admin.site.register(Photo)
