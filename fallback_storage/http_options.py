@@ -17,6 +17,7 @@ from urllib.parse import quote, urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
 
+from fallback_storage.exceptions import SuspiciousFileName
 from fallback_storage.name_checks import check_name
 
 __all__ = ["OPTION_NAMES", "auth_header", "base_url", "headers", "prefix", "quote_name"]
@@ -91,7 +92,13 @@ def prefix(value: object) -> str:
     stripped = value.strip("/")
     if not stripped:
         return ""
-    check_name(stripped, "its 'prefix' option", _CLASS)
+    try:
+        check_name(stripped, "prefix", _CLASS)
+    except SuspiciousFileName:
+        raise ImproperlyConfigured(
+            f"{_CLASS} 'prefix' must be a relative path without '..' segments or NUL bytes, "
+            f"got {value!r}; write it as 'media/'."
+        ) from None
     return f"{quote_name(stripped)}/"
 
 

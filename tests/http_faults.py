@@ -168,9 +168,7 @@ def _handler_for(faults: FaultServer) -> type[BaseHTTPRequestHandler]:
 
         def _fault_reset(self, name: str) -> None:
             # SO_LINGER with a zero timeout: close() sends a RST instead of a FIN.
-            self.connection.setsockopt(
-                socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
-            )
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             self.connection.close()
             self.close_connection = True
 

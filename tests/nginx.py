@@ -219,9 +219,7 @@ class Nginx:
         self.settle()
         entries = []
         for line in self._lines()[since:]:
-            method, uri, status, sent, connection, auth, range_, modified, match = line.split(
-                "\t"
-            )
+            method, uri, status, sent, connection, auth, range_, modified, match = line.split("\t")
             if uri.startswith("/__settle__/"):
                 continue
             entries.append(
