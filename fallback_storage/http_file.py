@@ -1,4 +1,4 @@
-"""The file :meth:`HTTPStorage.open() <fallback_storage.http.HTTPStorage.open>` returns.
+"""The file ``HTTPStorage.open()`` returns (:class:`~fallback_storage.http.HTTPStorage`).
 
 One GET per open, streamed: the body is read from the connection only as the
 caller reads, a chunk at a time, so a large file is never whole in memory.
@@ -85,6 +85,17 @@ class SpooledBody(io.RawIOBase):
         count = self._spool.readinto(view[:available])
         self._position += count
         return count
+
+    def readall(self) -> bytes:
+        # One pass to the end instead of RawIOBase's 8 KiB reads.
+        self._check_open()
+        self._fetch_to(None)
+        if self._spool is None or self._position >= self._spooled:
+            return b""
+        self._spool.seek(self._position)
+        data = self._spool.read(self._spooled - self._position)
+        self._position += len(data)
+        return data
 
     def _fetch_to(self, end: int | None) -> None:
         """Read the body into the spool up to offset ``end`` (None: to the end), or its end."""
