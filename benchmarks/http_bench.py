@@ -228,7 +228,8 @@ def print_table(rows: list[tuple[str, ...]]) -> None:
     rule = "  ".join("=" * width for width in widths)
     print(rule)
     for line in (header, *rows):
-        print("  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip())
+        cells = (cell.ljust(width) for cell, width in zip(line, widths, strict=True))
+        print("  ".join(cells).rstrip())
         if line is header:
             print(rule)
     print(rule)

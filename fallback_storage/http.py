@@ -14,7 +14,7 @@ import errno
 import threading
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import urllib3
 from django.conf import settings
@@ -61,6 +61,10 @@ class HTTPStorage(Storage):
 
     read_only = True
 
+    if TYPE_CHECKING:  # added by @deconstructible
+
+        def deconstruct(self) -> tuple[str, tuple[Any, ...], dict[str, Any]]: ...
+
     def __init__(
         self,
         base_url: str | None = None,
@@ -85,7 +89,9 @@ class HTTPStorage(Storage):
         self.prefix = http_options.prefix(prefix)
         self.timeout = http_options.seconds("timeout", timeout, allow_zero=False)
         self.retries = http_options.count("retries", retries)
-        self.backoff_factor = http_options.seconds("backoff_factor", backoff_factor, allow_zero=True)
+        self.backoff_factor = http_options.seconds(
+            "backoff_factor", backoff_factor, allow_zero=True
+        )
         self.verify = http_options.verify(verify)
         self.forbidden_as_missing = http_options.flag("forbidden_as_missing", forbidden_as_missing)
         authorization = http_options.auth_header(basic_auth, bearer_token)
@@ -183,7 +189,8 @@ class HTTPStorage(Storage):
         if response.status != 200:
             client.discard(response)
             self._raise_for(response, "GET", name, url)
-        return HTTPFile(SpooledBody(response, url, client), name, _length(response), "b" not in mode)
+        body = SpooledBody(response, url, client)
+        return HTTPFile(body, name, _length(response), text="b" not in mode)
 
     def size(self, name: str) -> int:
         """The Content-Length of a HEAD."""
@@ -274,13 +281,13 @@ class HTTPStorage(Storage):
         )
 
 
-def _without_secrets(storage: HTTPStorage) -> tuple[str, list[Any], dict[str, Any]]:
-    path, args, kwargs = _deconstruct(storage)
+def _without_secrets(self: HTTPStorage) -> tuple[str, tuple[Any, ...], dict[str, Any]]:
+    path, args, kwargs = _deconstruct(self)
     return path, args, {key: value for key, value in kwargs.items() if key not in _SECRET_OPTIONS}
 
 
-_deconstruct = HTTPStorage.deconstruct  # type: ignore[attr-defined]
-HTTPStorage.deconstruct = _without_secrets  # type: ignore[attr-defined]
+_deconstruct = HTTPStorage.deconstruct
+HTTPStorage.deconstruct = _without_secrets  # type: ignore[method-assign]
 
 
 def _length(response: urllib3.BaseHTTPResponse) -> int | None:
@@ -290,4 +297,3 @@ def _length(response: urllib3.BaseHTTPResponse) -> int | None:
     if encoding != "identity" or not length.isdigit():
         return None
     return int(length)
-

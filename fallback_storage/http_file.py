@@ -82,9 +82,10 @@ class SpooledBody(io.RawIOBase):
             return 0
         assert self._spool is not None
         self._spool.seek(self._position)
-        count = self._spool.readinto(view[:available])
-        self._position += count
-        return count
+        data = self._spool.read(min(available, len(view)))
+        view[: len(data)] = data
+        self._position += len(data)
+        return len(data)
 
     def readall(self) -> bytes:
         # One pass to the end instead of RawIOBase's 8 KiB reads.
@@ -109,7 +110,8 @@ class SpooledBody(io.RawIOBase):
                 self._let_go(finished=True)
                 return
             if self._spool is None:
-                self._spool = tempfile.TemporaryFile(prefix="fallback-storage-http-")
+                # Closed in close(); the file has no name, so nothing is left behind.
+                self._spool = tempfile.TemporaryFile(prefix="fallback-storage-http-")  # noqa: SIM115
             self._spool.seek(self._spooled)
             self._spool.write(chunk)
             self._spooled += len(chunk)

@@ -24,6 +24,7 @@ the large file had sent when the client stopped reading.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import struct
 import threading
@@ -230,9 +231,8 @@ def _handler_for(faults: FaultServer) -> type[BaseHTTPRequestHandler]:
                 self.wfile.write(body)
 
         def finish(self) -> None:
-            try:
+            # The connection may have been reset on purpose, or by the client.
+            with contextlib.suppress(OSError):
                 super().finish()
-            except OSError:  # the connection was reset on purpose, or by the client
-                pass
 
     return Handler

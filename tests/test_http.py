@@ -12,9 +12,8 @@ import pickle
 import threading
 import urllib.request
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
-from pathlib import Path
 
 import pytest
 import urllib3
@@ -26,7 +25,6 @@ from nginx import PASSWORD, TOKEN, Logged, Nginx
 from PIL import Image
 
 from fallback_storage.exceptions import (
-    HTTPOriginError,
     OriginForbiddenError,
     OriginUnreachableError,
     ReadOnlyStorageError,
@@ -365,7 +363,7 @@ def test_pickled_storage_reads_with_a_new_pool(media: HTTPStorage) -> None:
 def test_writes_are_refused_before_any_request(
     origin: Nginx, media: HTTPStorage, mark: int
 ) -> None:
-    attempts = [
+    attempts: list[tuple[str, Callable[[], object]]] = [
         ("save", lambda: media.save("new.txt", ContentFile(b"x"))),
         ("save", lambda: media._save("new.txt", ContentFile(b"x"))),
         ("delete", lambda: media.delete("hello.txt")),

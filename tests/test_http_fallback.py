@@ -150,7 +150,9 @@ def test_listdir_lists_the_local_layer_and_asks_the_origin_nothing(
     origin: Nginx, layered: Build
 ) -> None:
     storage = layered()
-    (directories, files), requests = costs(origin, lambda: storage.listdir(""))  # type: ignore[misc]
+    listing, requests = costs(origin, lambda: storage.listdir(""))
+    assert isinstance(listing, tuple)
+    directories, files = listing
     assert (directories, sorted(files), requests) == ([], sorted(LOCAL_FILES), [])
 
 
