@@ -399,3 +399,27 @@ def test_listdir_and_path_say_they_cannot(media: HTTPStorage) -> None:
         media.listdir("photos")
     with pytest.raises(NotImplementedError, match=r"has no local path for 'hello.txt'"):
         media.path("hello.txt")
+
+
+def test_the_file_behaves_like_a_read_only_binary_file(media: HTTPStorage) -> None:
+    handle = media.open("hello.txt")
+    assert repr(handle) == "<HTTPFile: hello.txt>"
+    assert (handle.mode, handle.readable(), handle.seekable()) == ("rb", True, True)
+    with pytest.raises(ValueError, match="invalid whence"):
+        handle.seek(0, 3)
+    with pytest.raises(ValueError, match="negative seek position"):
+        handle.seek(-100, os.SEEK_CUR)
+    assert handle.read() == FILES["hello.txt"]
+    assert handle.read() == b""
+    handle.seek(0)
+    assert list(handle.chunks(8)) == [FILES["hello.txt"][i : i + 8] for i in range(0, 22, 8)]
+    handle.close()
+    handle.close()
+    assert handle.closed
+    with pytest.raises(ValueError):
+        handle.read()
+
+
+def test_open_in_a_mode_that_is_not_reading(media: HTTPStorage) -> None:
+    with pytest.raises(ValueError, match=r"cannot open 'hello.txt' in mode 'rU'; use 'rb'"):
+        media.open("hello.txt", "rU")

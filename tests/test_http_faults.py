@@ -182,6 +182,21 @@ def test_without_content_length_size_fails_but_open_measures(fresh: FaultServer)
         assert handle.read() == BODY
 
 
+def test_without_last_modified_the_modified_time_is_an_error(fresh: FaultServer) -> None:
+    with pytest.raises(HTTPOriginError, match=r"was modified: the origin sent Last-Modified None"):
+        storage(fresh, "no-length").get_modified_time("file.txt")
+    ok = storage(fresh, "ok")
+    assert ok.get_modified_time("file.txt").isoformat() == "2024-01-02T03:04:05+00:00"
+
+
+def test_the_client_sends_no_other_method(fresh: FaultServer) -> None:
+    client = storage(fresh, "ok").client
+    for method in ("PUT", "POST", "DELETE", "PATCH", "OPTIONS", "get"):
+        with pytest.raises(ValueError, match=f"refused to send {method} to .*only GET and HEAD"):
+            client.request(method, f"{fresh.url}ok/file.txt")
+    assert fresh.received == []
+
+
 def test_a_file_closed_early_is_not_downloaded(fresh: FaultServer) -> None:
     size = 1024**3  # a gigabyte that is never sent whole
     large = storage(fresh, f"large/{size}")
