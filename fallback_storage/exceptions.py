@@ -95,7 +95,11 @@ class HTTPOriginError(OSError):
     status of the last answer (``None`` when none arrived).
     """
 
-    def __init__(self, message: str, *, layer: str, url: str, status: int | None = None) -> None:
+    def __init__(
+        self, message: str, *, layer: str = "", url: str = "", status: int | None = None
+    ) -> None:
+        # Defaults only so that pickling (which passes the message alone, then restores
+        # the attributes) works; the package always gives all three.
         super().__init__(message)
         self.layer = layer
         self.url = url

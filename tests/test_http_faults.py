@@ -8,6 +8,7 @@ at the fault server.
 
 from __future__ import annotations
 
+import pickle
 import tracemalloc
 from collections.abc import Iterator
 from pathlib import Path
@@ -95,6 +96,20 @@ def test_a_reset_connection_is_retried_then_a_connection_error(fresh: FaultServe
     assert isinstance(raised.value, ConnectionError)
     assert raised.value.url == f"{fresh.url}reset/file.txt"
     assert fresh.paths() == [("HEAD", "/reset/file.txt")] * 3
+
+
+def test_the_errors_survive_pickling(fresh: FaultServer) -> None:
+    # Django's parallel test runner and task queues pickle exceptions.
+    with pytest.raises(OriginUnreachableError) as raised:
+        storage(fresh, "reset", retries=0).exists("file.txt")
+    copy = pickle.loads(pickle.dumps(raised.value))
+    assert type(copy) is OriginUnreachableError
+    assert (str(copy), copy.layer, copy.url, copy.status) == (
+        str(raised.value),
+        f"HTTPStorage('{fresh.url}reset/')",
+        f"{fresh.url}reset/file.txt",
+        None,
+    )
 
 
 def test_a_500_is_an_error_naming_layer_and_status_and_is_not_retried(fresh: FaultServer) -> None:
