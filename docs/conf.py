@@ -44,7 +44,7 @@ nitpick_ignore = [("py:class", name) for name in dir(builtins)] + [
     ("py:exc", name) for name in dir(builtins)
 ]
 nitpick_ignore_regex = [
-    (r"py:.*", r"(django|storages|boto3|botocore|mypy_boto3_s3)(\..*)?"),
+    (r"py:.*", r"(django|storages|boto3|botocore|mypy_boto3_s3|urllib3)(\..*)?"),
     (
         r"py:.*",
         r"(typing|collections|os|io|datetime|pathlib|threading|contextlib|abc|types|fnmatch)"

@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Run the demo: an embedded production S3 bucket, then the site that overlays it.
 
-    python example/run.py [--port 8000] [--host 127.0.0.1] [--state-dir DIR]
+    python example/run.py [--port 8000] [--host 127.0.0.1] [--state-dir DIR] [--http]
 
-(``python3 dev.py demo`` runs this in a tox environment that has everything installed.)
+(``python3 dev.py demo`` runs this in a tox environment that has everything installed;
+``python3 dev.py demo --http`` passes the flag on.)
 
 1. Dummy AWS credentials are set, so no real account can be reached.
 2. moto's ThreadedMotoServer starts on a free port of 127.0.0.1 and is seeded with
@@ -13,6 +14,11 @@
 4. The site starts and the address to open is printed. Ctrl+C stops everything;
    the state directory (database and local uploads) is a temporary one that is
    removed then, unless ``--state-dir`` names one to keep.
+
+With ``--http``, the images are seeded public-read and the site reads production
+over plain HTTP from the bucket's public URL (``HTTPStorage``), as it would from a
+CDN: its settings hold no credentials, and the AWS variables are removed from the
+environment before the site starts, so nothing in it could sign a request.
 """
 
 from __future__ import annotations
@@ -61,6 +67,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         default=None,
         help="keep the database and local uploads here (default: a temporary directory)",
     )
+    parser.add_argument(
+        "--http",
+        action="store_true",
+        help="read production over plain HTTP from the bucket's public URL, with no credentials",
+    )
     return parser.parse_args(argv)
 
 
@@ -99,15 +110,24 @@ def main(argv: list[str]) -> int:
     prod = production.Production(host="127.0.0.1")
     try:
         prod.start()
-        seeded = prod.seed()
+        seeded = prod.seed(public=args.http)
         server_log.setLevel(logging.INFO)
         production.set_current(prod)
         say(
             f"production bucket {production.BUCKET!r} (moto) at {prod.endpoint_url}, "
-            f"seeded with {len(seeded)} images"
+            f"seeded with {len(seeded)} {'public-read ' if args.http else ''}images"
         )
         os.environ["DEMO_STATE_DIR"] = str(state_dir)
-        os.environ["DEMO_S3_ENDPOINT_URL"] = prod.endpoint_url
+        if args.http:
+            public_url = f"{prod.endpoint_url}/{production.BUCKET}/"
+            os.environ["DEMO_PRODUCTION_HTTP_URL"] = public_url
+            # The launcher's own clients (seeding, the status panel) have what they need;
+            # the site gets no credentials at all.
+            for variable in DUMMY_AWS_ENVIRONMENT:
+                os.environ.pop(variable, None)
+            say(f"the site reads production over HTTP from {public_url}, with no credentials")
+        else:
+            os.environ["DEMO_S3_ENDPOINT_URL"] = prod.endpoint_url
         os.environ["DJANGO_SETTINGS_MODULE"] = "demo_site.settings"
         return serve(args, state_dir, seeded)
     except KeyboardInterrupt:

@@ -5,7 +5,10 @@ is a :class:`PermissionError`, a method no backend implements is both an
 :class:`AttributeError` (the 1.x contract) and a :class:`NotImplementedError`
 (what Django code probes for, e.g. ``storage.path()`` in collectstatic).
 Configuration errors are Django's own
-:class:`~django.core.exceptions.ImproperlyConfigured`.
+:class:`~django.core.exceptions.ImproperlyConfigured`. An HTTP origin that
+cannot be reached raises a :class:`ConnectionError`, one that does not answer
+in time a :class:`TimeoutError`, so callers (and ``FallbackStorage``) can tell
+an outage from a missing file.
 """
 
 from __future__ import annotations
@@ -18,9 +21,13 @@ from django.core.exceptions import SuspiciousFileOperation
 __all__ = [
     "BucketChangedError",
     "BucketTouchedError",
+    "HTTPOriginError",
     "LayerUnreachableError",
     "NoLocalPath",
     "OperationNotImplemented",
+    "OriginForbiddenError",
+    "OriginTimeoutError",
+    "OriginUnreachableError",
     "ReadOnlyStorageError",
     "SuspiciousFileName",
 ]
@@ -101,3 +108,36 @@ class SuspiciousFileName(SuspiciousFileOperation, ValueError):
     ``FileSystemStorage``'s own path traversal errors, and a :class:`ValueError`,
     which ``FileSystemStorage`` raises for a NUL byte.
     """
+
+
+class HTTPOriginError(OSError):
+    """An HTTP(S) origin of :class:`~fallback_storage.http.HTTPStorage` gave no usable answer.
+
+    Raised as it is for an unexpected status (a 500, too many redirects, a body
+    cut short); its subclasses say the origin could not be reached, did not
+    answer in time, or refused the credentials. ``layer`` names the storage
+    (its class and base URL), ``url`` the URL asked and ``status`` the HTTP
+    status of the last answer (``None`` when none arrived).
+    """
+
+    def __init__(
+        self, message: str, *, layer: str = "", url: str = "", status: int | None = None
+    ) -> None:
+        # Defaults only so that pickling (which passes the message alone, then restores
+        # the attributes) works; the package always gives all three.
+        super().__init__(message)
+        self.layer = layer
+        self.url = url
+        self.status = status
+
+
+class OriginUnreachableError(HTTPOriginError, ConnectionError):
+    """The origin could not be connected to, or the connection broke (refused, reset, TLS)."""
+
+
+class OriginTimeoutError(HTTPOriginError, TimeoutError):
+    """The origin accepted no connection, or sent nothing, within the storage's ``timeout``."""
+
+
+class OriginForbiddenError(HTTPOriginError, PermissionError):
+    """The origin answered 401 or 403: the storage's credentials are missing or refused."""

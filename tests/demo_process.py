@@ -43,10 +43,13 @@ class Demo:
 
 
 @contextmanager
-def running_demo(state_dir: Path) -> Iterator[Demo]:
-    """Run the demo with its database and media in ``state_dir``; stop it on exit."""
+def running_demo(state_dir: Path, *options: str) -> Iterator[Demo]:
+    """Run the demo with its database and media in ``state_dir``; stop it on exit.
+
+    ``options`` are more command-line options of example/run.py, e.g. ``"--http"``.
+    """
     process = subprocess.Popen(
-        [sys.executable, str(RUN), "--port", "0", "--state-dir", str(state_dir)],
+        [sys.executable, str(RUN), "--port", "0", "--state-dir", str(state_dir), *options],
         cwd=ROOT,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
         stdout=subprocess.PIPE,

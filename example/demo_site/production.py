@@ -27,6 +27,7 @@ REGION = "us-east-1"
 READ_METHODS = frozenset({"GET", "HEAD"})
 # Marks in the User-Agent of the launcher's own boto3 clients, so the log can tell them apart.
 SEEDER_AGENT = "fallback-storage-demo-seeder"
+HTTP_STORAGE_AGENT = "(HTTPStorage)"
 MONITOR_AGENT = "fallback-storage-demo-monitor"
 
 # (object key, title, colour, sun position): the "production" images and their database rows.
@@ -52,6 +53,8 @@ class Request:
     signed_url: bool
     client: str
     status: int | None = None
+    #: Whether the request carried credentials (an Authorization header or a signed URL).
+    credentials: bool = False
 
 
 def _client_of(user_agent: str) -> str:
@@ -59,6 +62,8 @@ def _client_of(user_agent: str) -> str:
         return "status monitor"
     if SEEDER_AGENT in user_agent:
         return "seeder"
+    if HTTP_STORAGE_AGENT in user_agent:
+        return "site (HTTP)"
     if "Botocore" in user_agent or "Boto3" in user_agent:
         return "site (boto3)"
     if "Mozilla" in user_agent:
@@ -77,13 +82,15 @@ class RequestLog:
         """Return ``app`` recording each request it is given."""
 
         def recording_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+            signed_url = "Signature=" in environ.get("QUERY_STRING", "")
             with self._lock:
                 entry = Request(
                     number=len(self._entries) + 1,
                     method=environ.get("REQUEST_METHOD", ""),
                     path=environ.get("PATH_INFO", ""),
-                    signed_url="Signature=" in environ.get("QUERY_STRING", ""),
+                    signed_url=signed_url,
                     client=_client_of(environ.get("HTTP_USER_AGENT", "")),
+                    credentials=signed_url or "HTTP_AUTHORIZATION" in environ,
                 )
                 self._entries.append(entry)
 
@@ -169,19 +176,26 @@ class Production:
                 )
             return self._clients[agent]
 
-    def seed(self) -> list[tuple[str, str]]:
+    def seed(self, public: bool = False) -> list[tuple[str, str]]:
         """Create the bucket with the seed images; return (key, title) for each.
 
-        The request log is cleared afterwards: from then on, the bucket is
-        "production as it was", and nothing should change it.
+        With ``public``, the images are public-read, so anyone can GET them
+        without credentials, as through a CDN. The request log is cleared
+        afterwards: from then on, the bucket is "production as it was", and
+        nothing should change it.
         """
         client = self.client(SEEDER_AGENT)
         client.create_bucket(Bucket=BUCKET)
+        acl = {"ACL": "public-read"} if public else {}
         for key, _, colour, sun_x in SEED:
             client.put_object(
-                Bucket=BUCKET, Key=key, Body=landscape(colour, sun_x), ContentType="image/png"
+                Bucket=BUCKET,
+                Key=key,
+                Body=landscape(colour, sun_x),
+                ContentType="image/png",
+                **acl,
             )
-        self.seeded = self.snapshot()
+        self.seeded = self.snapshot()  # also makes the monitor's client, while credentials exist
         self.seeded_at = datetime.now(timezone.utc)
         self.log.clear()
         return [(key, title) for key, title, _, _ in SEED]

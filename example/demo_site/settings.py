@@ -1,7 +1,9 @@
 """Settings of the demo site: a development copy whose media overlay a production S3 bucket.
 
 The launcher (``run.py``) sets ``DEMO_STATE_DIR`` (database and local media) and
-``DEMO_S3_ENDPOINT_URL`` (the embedded production bucket) before Django starts.
+either ``DEMO_S3_ENDPOINT_URL`` (the embedded production bucket, read through S3)
+or, with ``--http``, ``DEMO_PRODUCTION_HTTP_URL`` (the bucket's public URL, read
+over plain HTTP with no credentials) before Django starts.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 
 try:
     STATE_DIR = Path(os.environ["DEMO_STATE_DIR"])
-    S3_ENDPOINT_URL = os.environ["DEMO_S3_ENDPOINT_URL"]
+    PRODUCTION_HTTP_URL = os.environ.get("DEMO_PRODUCTION_HTTP_URL")
+    S3_ENDPOINT_URL = "" if PRODUCTION_HTTP_URL else os.environ["DEMO_S3_ENDPOINT_URL"]
 except KeyError as missing:
     raise ImproperlyConfigured(
         f"The demo settings need the environment variable {missing.args[0]}, which the "
@@ -90,3 +93,12 @@ STORAGES = {
     },
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+
+if PRODUCTION_HTTP_URL:
+    # `--http`: production is the bucket's public URL, as a CDN would serve it. HTTPStorage
+    # sends only GET and HEAD and holds no credentials, so there is no write path at all;
+    # the browser loads the images from the same URL.
+    STORAGES["production"] = {
+        "BACKEND": "fallback_storage.http.HTTPStorage",
+        "OPTIONS": {"base_url": PRODUCTION_HTTP_URL, "timeout": 5},
+    }

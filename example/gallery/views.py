@@ -38,6 +38,21 @@ def layers() -> list[Layer]:
     ]
 
 
+def describe_storage() -> str:
+    """The default storage's layers as the page shows them."""
+    names = []
+    for layer in layers():
+        storage = layer.storage
+        inner = getattr(storage, "backend", None)
+        if layer.label == LOCAL:
+            names.append("local media directory")
+        elif inner is not None:
+            names.append(f"{type(storage).__name__}({type(inner).__name__})")
+        else:
+            names.append(repr(storage))
+    return f"FallbackStorage([{', '.join(names)}])"
+
+
 def layers_holding(name: str) -> list[Layer]:
     """The layers that have the file ``name``; the first of them serves it."""
     return [layer for layer in layers() if layer.storage.exists(name)]
@@ -62,6 +77,7 @@ def _page(request: HttpRequest, form: PhotoForm, status: int = 200) -> HttpRespo
     prod = production.current()
     panel = prod.status() if prod else None
     context = {
+        "storage": describe_storage(),
         "photos": photos,
         "form": form,
         "production": panel,
@@ -122,16 +138,16 @@ def delete(request: HttpRequest, pk: int) -> HttpResponseRedirect:
             messages.success(request, f"Deleted “{photo.title}” and its local file {name}.")
     elif in_production:
         try:
-            # Refused by ReadOnlyStorage before any request is made.
+            # Refused by ReadOnlyStorage (or HTTPStorage) before any request is made.
             in_production[0].storage.delete(name)
         except ReadOnlyStorageError as error:
             messages.error(
                 request,
                 f"Refused: “{photo.title}” ({name}) exists only in the production bucket, "
                 f"which this site reads but never writes, so it was not deleted. "
-                f"ReadOnlyStorage said: {error}",
+                f"{type(in_production[0].storage).__name__} said: {error}",
             )
-        else:  # pragma: no cover - only if production were not wrapped in ReadOnlyStorage
+        else:  # pragma: no cover - only if production were writable
             logger.error("The production layer deleted %r; it should be read-only.", name)
             messages.error(request, f"The production layer deleted {name}; check the settings.")
     else:

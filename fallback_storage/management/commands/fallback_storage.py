@@ -221,10 +221,14 @@ def _describe(index: int, layer: Storage) -> dict[str, Any]:
     if inner is not layer:
         name = f"{name}({type(inner).__qualname__})"
     read_only = getattr(layer, "read_only", False) is True
+    origin = _http_origin(inner)
     if s3_guard.is_s3_storage(inner):
         guard = "on" if s3_guard.is_protected(inner) else "off"
         prefix = getattr(inner, "location", "") or ""
         location = f"s3://{getattr(inner, 'bucket_name', '')}/{prefix}"
+    elif origin is not None:
+        guard = None
+        location = origin
     else:
         guard = None
         location = str(getattr(inner, "location", "") or "")
@@ -235,6 +239,15 @@ def _describe(index: int, layer: Storage) -> dict[str, Any]:
         "s3_guard": guard,
         "location": location,
     }
+
+
+def _http_origin(storage: Storage) -> str | None:
+    """The base URL (and prefix) of an HTTPStorage, else None."""
+    try:
+        from fallback_storage.http import HTTPStorage
+    except ImportError:  # no urllib3 (the 'http' extra), so no HTTPStorage either
+        return None
+    return storage.url(None) if isinstance(storage, HTTPStorage) else None
 
 
 def _whiteouts_on(storage: Storage) -> bool:
