@@ -19,9 +19,11 @@ from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import SuspiciousFileOperation
 from django.core.files.storage import Storage
+from django.core.files.utils import validate_file_name
 
 from fallback_storage import lookup
 from fallback_storage.layers import Layers
+from fallback_storage.name_checks import canonical_name
 
 __all__ = ["NameChoice"]
 
@@ -61,15 +63,19 @@ class NameChoice(Storage):
         that backend overwrites files, its own answer is returned as it is.
         """
         layers = self._built_layers()
+        # Django's own checks first, with Django's words: "dir/" names no file.
+        directory, file_name = os.path.split(os.fspath(name).replace("\\", "/"))
+        if ".." in pathlib.PurePath(directory).parts:
+            raise SuspiciousFileOperation(f"Detected path traversal attempt in '{directory}'")
+        validate_file_name(file_name)
+        name = canonical_name(name, "get_available_name", layers.roots)
         if layers.whiteouts is not None:
-            layers.whiteouts.refuse_reserved(str(name))
+            layers.whiteouts.refuse_reserved(name)
         target = layers.target
         if _overwrites(target):
             return target.get_available_name(name, max_length=max_length)
-        proposed = target.get_available_name(name, max_length=max_length)
-        if self._can_take(
-            layers, proposed, max_length, renamed=proposed != str(name).replace("\\", "/")
-        ):
+        proposed = os.fspath(target.get_available_name(name, max_length=max_length))
+        if self._can_take(layers, proposed, max_length, renamed=proposed != name):
             return proposed
         directory, file_name = os.path.split(proposed)
         extension = "".join(pathlib.PurePath(file_name).suffixes)

@@ -50,8 +50,14 @@ def add_note(error: BaseException, note: str) -> None:
 
 
 def is_missing(error: BaseException) -> bool:
-    """Whether ``error`` says the file does not exist (locally or as an S3 404)."""
-    if isinstance(error, FileNotFoundError):
+    """Whether ``error`` says the file does not exist (locally or as an S3 404).
+
+    A name the layer cannot hold counts as missing there too: one too long for
+    its file system, one it cannot encode (a lone surrogate in an S3 key).
+    """
+    if isinstance(error, (FileNotFoundError, UnicodeEncodeError)):
+        return True
+    if isinstance(error, OSError) and error.errno == errno.ENAMETOOLONG:
         return True
     response = getattr(error, "response", None)
     if isinstance(response, dict):
@@ -69,17 +75,25 @@ def _rank(error: Exception) -> int:
     return 2
 
 
-def combine(failures: Sequence[Failure], operation: str, name: str | None) -> Exception:
-    """The exception to raise for ``operation`` after every failure in ``failures``."""
-    if len(failures) == 1:
+def combine(
+    failures: Sequence[Failure], operation: str, name: str | None, *, read: bool = True
+) -> Exception:
+    """The exception to raise for ``operation`` after every failure in ``failures``.
+
+    For a read (``read``), layers that all say the file is missing, however
+    each says it (an S3 404, a name too long for a file system), give a
+    :class:`FileNotFoundError`; a write keeps the layer's own error.
+    """
+    missing = read and all(is_missing(failure.error) for failure in failures)
+    if len(failures) == 1 and not (
+        missing and not isinstance(failures[0].error, FileNotFoundError)
+    ):
         only = failures[0]
         add_note(only.error, f"{operation}() failed in {layer(only.position, only.backend)}.")
         return only.error
     chosen = max(failures, key=lambda failure: _rank(failure.error))
     error = chosen.error
-    if all(is_missing(failure.error) for failure in failures) and not isinstance(
-        error, FileNotFoundError
-    ):
+    if missing and not isinstance(error, FileNotFoundError):
         error = FileNotFoundError(errno.ENOENT, f"{name!r} is in no backend", name)
     for failure in failures:
         add_note(

@@ -17,6 +17,7 @@ from django.core.files.storage import Storage
 from fallback_storage.copy_up import CopyUp
 from fallback_storage.failures import layer
 from fallback_storage.location_cache import LocationCache
+from fallback_storage.name_checks import local_roots
 from fallback_storage.options import Options
 from fallback_storage.outages import Outages
 from fallback_storage.whiteouts import Whiteouts
@@ -39,6 +40,8 @@ class Layers:
         self.count = len(backends)
         self.last = backends[-1]
         self.labels = tuple(layer(index, backend) for index, backend in enumerate(backends))
+        #: Where the local layers keep their files: absolute names inside are taken as meant.
+        self.roots = local_roots(backends)
         self.writable = next(
             (index for index, backend in enumerate(backends) if not is_read_only(backend)), None
         )

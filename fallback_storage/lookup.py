@@ -157,7 +157,7 @@ def find(layers: Layers, name: str, *, stop: int | None = None) -> int | None:
     Raises the combined failure when a layer that might have it could not answer.
     """
     index, _, failures = walk(layers, name, "exists", (name,), True, True, False, stop)
-    if index is None and failures:
+    if index is None and failures and not all(is_missing(f.error) for f in failures):
         raise combine(failures, "exists", name)
     return index
 
@@ -203,6 +203,8 @@ def free(layers: Layers, name: str) -> bool | None:
         return False
     unknown = False
     for failure in failures:
+        if is_missing(failure.error):
+            continue
         if not is_read_only(failure.backend):
             raise combine([failure], "exists", name)
         logger.warning(
@@ -217,8 +219,14 @@ def free(layers: Layers, name: str) -> bool | None:
     return None if unknown else True
 
 
-def first(layers: Layers, method: str, name: str | None, *args: Any, **kwargs: Any) -> Any:
-    """The first successful ``method(*args, **kwargs)`` of any layer, no name lookup."""
+def first(
+    layers: Layers, method: str, name: str | None, *args: Any, read: bool = True, **kwargs: Any
+) -> Any:
+    """The first successful ``method(*args, **kwargs)`` of any layer, no name lookup.
+
+    ``read`` False for a write: the error raised is then the layers' own (see
+    :func:`fallback_storage.failures.combine`).
+    """
     failures: list[Failure] = []
     for index, backend in enumerate(layers.backends):
         function = getattr(backend, method, None)
@@ -234,7 +242,7 @@ def first(layers: Layers, method: str, name: str | None, *args: Any, **kwargs: A
             failures.append(Failure(index, backend, error))
     if not failures:
         raise not_implemented(method, layers)
-    raise combine(failures, method, name)
+    raise combine(failures, method, name, read=read)
 
 
 def listdir(layers: Layers, path: str) -> tuple[list[str], list[str]]:
@@ -257,10 +265,10 @@ def listdir(layers: Layers, path: str) -> tuple[list[str], list[str]]:
             raise
         except NotImplementedError:
             continue
-        except FileNotFoundError as error:
-            missing.append(Failure(index, backend, error))
-            continue
         except Exception as error:
+            if is_missing(error):
+                missing.append(Failure(index, backend, error))
+                continue
             if layers.outages is not None:
                 layers.outages.failed(index, error)
             add_note(error, f"listdir() failed in {layers.labels[index]}.")

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
+from django.apps import apps
 from django.core.exceptions import ImproperlyConfigured
 from django.core.files.base import File
 from django.utils.deconstruct import deconstructible
@@ -29,11 +30,13 @@ from fallback_storage.backends import (
     legacy_entries,
     watch_settings,
 )
+from fallback_storage.exceptions import SuspiciousFileName
 from fallback_storage.layers import Layers
 from fallback_storage.location_cache import LocationCache
 from fallback_storage.method_kinds import is_write_mode
-from fallback_storage.name_checks import check_name
-from fallback_storage.options import parse
+from fallback_storage.name_checks import canonical_name
+from fallback_storage.options import Options, parse
+from fallback_storage.paths import local_path
 from fallback_storage.readonly import ReadOnlyStorage
 from fallback_storage.url_arguments import call_url
 from fallback_storage.whiteouts import Whiteouts
@@ -56,10 +59,19 @@ class FallbackStorage(NameChoice):
     """
 
     def __init__(self, backends: Sequence[BackendEntry] | None = None, **options: Any) -> None:
-        self._options = parse(backends, options)
+        self._built: Layers | None = None
+        self._invalid: ImproperlyConfigured | None = None
+        try:
+            self._options: Options = parse(backends, options)
+        except ImproperlyConfigured as error:
+            if apps.ready:
+                raise
+            # Built while Django starts (an app's ready() builds the default storage):
+            # raise at first use instead, so `manage.py check` can report it (E002).
+            self._invalid = error
+            self._options = parse(None, {})
         timeout, alias = self._options.cache_timeout, self._options.cache_alias
         self._cache = None if timeout is None else LocationCache(timeout, alias)
-        self._built: Layers | None = None
         self._lock = threading.RLock()
         self._start_reservations()
         watch_settings(self)
@@ -68,7 +80,7 @@ class FallbackStorage(NameChoice):
 
     def _open(self, name: str, mode: str = "rb") -> File[Any]:
         layers = self._built or self._built_layers()
-        check_name(name, "open", "FallbackStorage")
+        name = canonical_name(name, "open", layers.roots)
         if is_write_mode(mode):
             return writes.open_for_writing(layers, name, mode)
         # A lazily opening backend may "open" a missing file: an open proves nothing.
@@ -81,8 +93,8 @@ class FallbackStorage(NameChoice):
     # -- writing --------------------------------------------------------------------------
 
     def _save(self, name: str, content: File[Any]) -> str:
-        check_name(name, "save", "FallbackStorage")
-        return writes.save(self._built_layers(), name, content)
+        layers = self._built_layers()
+        return writes.save(layers, canonical_name(name, "save", layers.roots), content)
 
     def delete(self, name: str) -> None:
         """Delete ``name``: with whiteouts, hide it in every layer; else the 1.x rule.
@@ -93,21 +105,24 @@ class FallbackStorage(NameChoice):
         delete deletes it.
         """
         if not name:
+            raise ValueError("The name must be given to delete().")  # Django's own words
+        layers = self._built_layers()
+        name = canonical_name(name, "delete", layers.roots)
+        if not name:
             raise ValueError("The name must be given to delete().")
-        check_name(name, "delete", "FallbackStorage")
-        writes.delete(self._built_layers(), name)
+        writes.delete(layers, name)
 
     # -- existence and listings -----------------------------------------------------------
 
     def exists(self, name: str) -> bool:
         """Whether any backend has ``name``; stops at the first that does."""
-        check_name(name, "exists", "FallbackStorage")
-        return lookup.find(self._built or self._built_layers(), name) is not None
+        layers = self._built or self._built_layers()
+        return lookup.find(layers, canonical_name(name, "exists", layers.roots)) is not None
 
     def listdir(self, path: str) -> tuple[list[str], list[str]]:
         """The union of every backend's listing, each name once, in backend order."""
-        check_name(path, "listdir", "FallbackStorage")
-        return lookup.listdir(self._built_layers(), path)
+        layers = self._built_layers()
+        return lookup.listdir(layers, canonical_name(path, "listdir", layers.roots))
 
     # -- URLs, sizes, paths and times -----------------------------------------------------
 
@@ -117,9 +132,13 @@ class FallbackStorage(NameChoice):
         Extra arguments (``S3Storage.url``'s ``parameters``, ``expire``,
         ``http_method``) go to the backend that computes the URL, if it takes them.
         """
-        check_name(name, "url", "FallbackStorage")
         layers = self._built or self._built_layers()
-        index = None if name is None else lookup.find(layers, name, stop=layers.count - 1)
+        try:
+            name = canonical_name(name, "url", layers.roots)
+        except SuspiciousFileName:
+            index = None  # it can be no layer's file, so it is asked of none: a missing file's URL
+        else:
+            index = None if name is None else lookup.find(layers, name, stop=layers.count - 1)
         backend = layers.last if index is None else layers.backends[index]
         try:
             return call_url(backend, name, args, kwargs)
@@ -127,30 +146,15 @@ class FallbackStorage(NameChoice):
             return lookup.first(layers, "url", name, name)  # type: ignore[no-any-return]
 
     def size(self, name: str) -> int:
-        check_name(name, "size", "FallbackStorage")
         layers = self._built or self._built_layers()
+        name = canonical_name(name, "size", layers.roots)
         return lookup.read(layers, "size", name, (name,), memo=True)[1]  # type: ignore[no-any-return]
 
     def path(self, name: str) -> str:
-        """The local path of ``name``; a file only a layer without paths has is copied up first.
-
-        So ``path()`` never names a missing file while ``exists()`` is true.
-        """
-        check_name(name, "path", "FallbackStorage")
+        """A local path that tells the truth: a file only a layer without paths has is copied
+        up first (see :mod:`fallback_storage.paths`)."""
         layers = self._built_layers()
-        index = lookup.find(layers, name)
-        if index is None:
-            return lookup.first(layers, "path", name, name)  # type: ignore[no-any-return]
-        try:
-            return layers.backends[index].path(name)
-        except NotImplementedError:
-            pass
-        try:
-            path = layers.target.path(name)
-        except NotImplementedError:
-            raise lookup.not_implemented("path", layers) from None
-        layers.copy_up.for_path(layers.backends[index], layers.labels[index], name)
-        return path
+        return local_path(layers, canonical_name(name, "path", layers.roots))
 
     def get_accessed_time(self, name: str) -> datetime:
         return self._read("get_accessed_time", name)
@@ -162,8 +166,9 @@ class FallbackStorage(NameChoice):
         return self._read("get_modified_time", name)
 
     def _read(self, method: str, name: str) -> Any:
-        check_name(name, method, "FallbackStorage")
-        return lookup.read(self._built or self._built_layers(), method, name, (name,))[1]
+        layers = self._built or self._built_layers()
+        name = canonical_name(name, method, layers.roots)
+        return lookup.read(layers, method, name, (name,))[1]
 
     # The 1.x names.
     def accessed_time(self, name: str) -> datetime:
@@ -242,6 +247,8 @@ class FallbackStorage(NameChoice):
         built = self._built
         if built is not None:
             return built
+        if self._invalid is not None:
+            raise self._invalid
         with self._lock, building(self, "FallbackStorage"):
             if self._built is None:
                 if self._options.entries is None:
@@ -271,6 +278,18 @@ class FallbackStorage(NameChoice):
         self._lock = threading.RLock()
         self._start_reservations()
         watch_settings(self)
+
+    def __setattr__(self, attribute: str, value: Any) -> None:
+        # Assigning an attribute the backends have (base_url, location...) sets it on every
+        # backend that has it, so the storage keeps behaving as one.
+        if attribute.startswith("_") or hasattr(type(self), attribute):
+            super().__setattr__(attribute, value)
+            return
+        having = [backend for backend in self.backends if hasattr(backend, attribute)]
+        if not having:
+            super().__setattr__(attribute, value)
+        for backend in having:
+            setattr(backend, attribute, value)
 
     def __getattr__(self, attribute: str) -> Any:
         # Attributes a backend has and Storage does not (location, base_url,

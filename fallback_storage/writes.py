@@ -62,14 +62,14 @@ def save(layers: Layers, name: str, content: File[Any]) -> str:
         return saved
     if not failures:
         raise lookup.not_implemented("_save", layers)
-    raise combine(failures, "save", name)
+    raise combine(failures, "save", name, read=False)
 
 
 def delete(layers: Layers, name: str) -> None:
     """Delete ``name``: hide it with a whiteout, or from the first backend that accepts."""
     try:
         if layers.whiteouts is None:
-            lookup.first(layers, "delete", name, name)
+            lookup.first(layers, "delete", name, name, read=False)
         elif layers.whiteouts.delete(name):
             layers.changed_many()
     finally:
@@ -92,7 +92,7 @@ def open_for_writing(layers: Layers, name: str, mode: str) -> File[Any]:
             source = layers.backends[index]
             copy_up.copy(source, layers.labels[index], name, f"before opening it as {mode!r}")
     try:
-        handle: File[Any] = lookup.first(layers, "open", name, name, mode)
+        handle: File[Any] = lookup.first(layers, "open", name, name, mode, read=False)
     finally:
         layers.changed(name)
     if whiteouts is not None:

@@ -203,13 +203,21 @@ def test_backend_attributes_read_through_from_the_first_backend_that_has_them(
     )
 
 
-def test_assigning_an_attribute_is_not_passed_through(local: FileSystemStorage) -> None:
-    storage = FallbackStorage(backends=[local])
+def test_assigning_an_attribute_of_the_backends_sets_it_on_each_that_has_it(
+    local: FileSystemStorage,
+) -> None:
+    memory = InMemoryStorage(base_url="/memory/")
+    storage = FallbackStorage(backends=[local, memory])
 
     storage.base_url = "/elsewhere/"  # type: ignore[attr-defined]
 
     assert storage.base_url == "/elsewhere/"
-    assert local.base_url == "/local/"
+    assert (local.base_url, memory.base_url) == ("/elsewhere/", "/elsewhere/")
+    assert storage.url("missing.txt") == "/elsewhere/missing.txt"
+    # An attribute no backend has is the storage's own.
+    storage.note = "mine"  # type: ignore[attr-defined]
+    assert storage.note == "mine"  # type: ignore[attr-defined]
+    assert not hasattr(local, "note")
 
 
 # -- configuration errors -------------------------------------------------------------

@@ -250,12 +250,6 @@ def test_w001_not_for_an_s3_backend_whose_client_guard_is_on(tmp_path: Path) -> 
         assert ours() == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core: FallbackStorage.__init__ raises ImproperlyConfigured for an unknown option, "
-    "and django-cleanup builds the default storage in its ready() (get_dotted_path(field."
-    "storage) evaluates default_storage), so django.setup() fails before any check runs",
-)
 def test_e002_not_a_crash_when_django_cleanup_builds_the_default_storage_at_startup() -> None:
     tests = Path(__file__).parent
     environment = {**os.environ, "DJANGO_SETTINGS_MODULE": "cleanup_settings"}

@@ -159,7 +159,13 @@ def test_listdir_lists_the_local_layer_and_asks_the_origin_nothing(
 def test_delete_and_write_modes_never_reach_the_origin(origin: Nginx, layered: Build) -> None:
     storage = layered()
     mark = origin.mark()
-    storage.delete("photos/sunset.png")  # the 1.x rule: the local layer takes the delete
+    # Below a read-only layer a delete hides the file: one HEAD asks whether the origin has it.
+    storage.delete("photos/sunset.png")
+    assert [(r.method, r.uri) for r in origin.requests(mark)] == [
+        ("HEAD", "/media/photos/sunset.png")
+    ]
+    assert not storage.exists("photos/sunset.png")
+    mark = origin.mark()
     with storage.open("new.txt", "wb") as handle:
         handle.write(b"written locally")
     assert origin.requests(mark) == []
@@ -358,6 +364,7 @@ def test_command_names_the_http_layer_and_its_base_url(origin: Nginx, local_medi
             "HTTPStorage",
             "read-only",
             f"{origin.url}media/",
+            "-",
             "-",
         ]
         assert json.loads(run("which", "hello.txt", "--storage", "media", "--json"))[

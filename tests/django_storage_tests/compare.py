@@ -9,7 +9,9 @@ Django's runner would run it, in three variants:
 * ``bare``: the classes as Django wrote them, on the storage class they test;
 * ``fallback``: every storage the test builds is wrapped as ``FallbackStorage([storage])``;
 * ``fallback-readonly``: as ``FallbackStorage([storage, ReadOnlyStorage(InMemoryStorage())])``,
-  the shape of a development site over an (here empty) read-only production layer.
+  the shape of a development site over an (here empty) read-only production layer. The empty
+  layer serves the same ``base_url`` as the storage, so that the URL of a name no layer has,
+  which comes from the last layer, is the one Django's tests expect.
 
 A ``bare`` item passes when Django's test passes (or is skipped) on the bare storage, which
 shows the harness runs the tests as Django does. A wrapped item passes when the wrapped test
@@ -61,7 +63,8 @@ def wrapping(storage_class: type[Storage], variant: str) -> Callable[..., Storag
         storage = storage_class(*args, **kwargs)
         if variant == "fallback":
             return FallbackStorage([storage])
-        return FallbackStorage([storage, ReadOnlyStorage(InMemoryStorage())])
+        empty = InMemoryStorage(base_url=getattr(storage, "base_url", None))
+        return FallbackStorage([storage, ReadOnlyStorage(empty)])
 
     return build
 
@@ -129,48 +132,9 @@ def test_bare(case: str) -> None:
     assert outcome.kind in {"passed", "skipped"}, outcome.detail
 
 
-# Known differences caused by the core (storage.py and friends), by test method and variant.
-# Each is a strict xfail: when the core is fixed the item passes, fails as XPASS, and the
-# entry is removed here.
-_BASE_URL = (
-    "core: `storage.base_url = None` set on the FallbackStorage does not reach the backend "
-    "whose url() reads it"
-)
-_NUL_URL = (
-    "core: url('ab\\0c') is refused (SuspiciousFileName), FileSystemStorage returns "
-    "'/test_media_url/ab%00c'"
-)
-_MISSING_URL = (
-    "core: url() of a name no layer has comes from the last layer (the empty read-only one), "
-    "not from the wrapped storage"
-)
-KNOWN_CORE_FAILURES: dict[tuple[str, str], str] = {
-    **{
-        (variant, "test_delete_deletes_directories"): (
-            "core: an absolute name inside the backend's location is refused "
-            "(delete(os.path.join(location, 'dir'))), FileSystemStorage deletes it"
-        )
-        for variant in WRAPPED
-    },
-    **{
-        (variant, "test_delete_no_name"): (
-            "core: delete('') raises ValueError with FallbackStorage's own message instead of "
-            "Django's 'The name must be given to delete().'"
-        )
-        for variant in WRAPPED
-    },
-    **{
-        (variant, "test_custom_get_available_name"): (
-            "core: the writable backend's own get_available_name() override (Trac-style "
-            "'name.2') is ignored; FallbackStorage builds names with get_alternative_name()"
-        )
-        for variant in WRAPPED
-    },
-    ("fallback", "test_base_url"): _BASE_URL,
-    ("fallback-readonly", "test_base_url"): f"{_BASE_URL}; {_MISSING_URL}",
-    ("fallback", "test_file_url"): _NUL_URL,
-    ("fallback-readonly", "test_file_url"): f"{_MISSING_URL}; {_NUL_URL}",
-}
+# Known differences caused by the core, by (variant, test method): each a strict xfail, so
+# a fix shows up as an XPASS that fails until its entry is removed. None is known today.
+KNOWN_CORE_FAILURES: dict[tuple[str, str], str] = {}
 
 
 def wrapped_params() -> list[Any]:
