@@ -1,0 +1,1 @@
+def handles(storage): return False
