@@ -176,7 +176,7 @@ def _check_sas(
             else f"stored access policy {policy_id!r}, whose permissions are unknown here"
         )
         target = AzureTarget(
-            protected.endpoint, account, protected.name, blob, what, is_read=False
+            protected.endpoint, account.lower(), protected.name, blob, what, is_read=False
         )
         raise _refusal(f"Signing {what} with {granted}", target, backend)
 
