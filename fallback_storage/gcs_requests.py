@@ -153,7 +153,7 @@ def _request_target(
     if virtual and host != "storage.googleapis.com":
         blob = unquote(parts.path.lstrip("/")) or None
         return GCSTarget(endpoint, virtual["bucket"], blob, f"XML API {method}", is_read)
-    query = dict(parse_qsl(parts.query))
+    query = dict(parse_qsl(parts.query, keep_blank_values=True))
     upload = _uploaded_name(query, body) if segments[:1] == ["upload"] else False
     if segments[:1] in (["upload"], ["download"]):
         segments = segments[1:]

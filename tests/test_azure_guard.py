@@ -486,3 +486,16 @@ def test_seeding_lets_a_fixture_write(direct: Production) -> None:
     with pytest.raises(ReadOnlyStorageError):
         _blob(direct, "after.txt").upload_blob(b"x")
     assert _blob(direct, "seeded-later.txt").download_blob().readall() == b"seeded"
+
+
+def test_the_records_see_writes_that_reach_a_container(azurite: Emulator) -> None:
+    # The same records on a container nothing protects: their silence above means something.
+    name = f"dev-{uuid.uuid4().hex[:12]}"
+    raw = BlobServiceClient.from_connection_string(connection_string(azurite))
+    seed(raw, name)
+    production = Production(azurite, name, raw, AzureStorage(), None)
+    production.before = production.state()
+    production.mark = azurite.mark()
+    raw.get_blob_client(name, "a.txt").set_blob_metadata({"changed": "yes"})
+    assert production.writes() == [("PUT", f"/{AZURITE_ACCOUNT}/{name}/a.txt?comp=metadata")]
+    assert production.state() != production.before
