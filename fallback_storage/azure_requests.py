@@ -102,7 +102,8 @@ def _account_endpoint(url: str) -> tuple[str, str, list[str]] | None:
     host = (parts.hostname or "").lower().rstrip(".")
     if not host:
         return None
-    segments = [unquote(segment) for segment in parts.path.split("/")[1:]]
+    # Azure decodes the path before splitting it: %2F separates like a slash.
+    segments = unquote(parts.path).lstrip("/").split("/")
     labels = host.split(".")
     service = next((i for i in range(1, len(labels)) if labels[i] in _SERVICE_LABELS), None)
     if service is not None:

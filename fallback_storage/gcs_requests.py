@@ -87,7 +87,8 @@ def _json_target(
     last_bucket = max((i for i, s in enumerate(segments[:-1]) if s == "b"), default=None)
     if last_bucket is None:
         return None
-    bucket = unquote(segments[last_bucket + 1])
+    # A bucket name holds no slash: an encoded one would end the name on the server.
+    bucket = unquote(segments[last_bucket + 1]).split("/", 1)[0]
     rest = segments[last_bucket + 2 :]
     verb = "delete" if method == "DELETE" else _VERBS.get(method, method.lower())
     blob: str | None = None
@@ -148,7 +149,7 @@ def _request_target(
     method = method.upper()
     override = headers.get("x-http-method-override", method).upper()
     is_read = method in READ_METHODS and override in READ_METHODS
-    segments = parts.path.split("/")[1:]
+    segments = parts.path.lstrip("/").split("/")
     virtual = _VIRTUAL_HOSTED.match(host)
     if virtual and host != "storage.googleapis.com":
         blob = unquote(parts.path.lstrip("/")) or None
@@ -163,8 +164,8 @@ def _request_target(
         return _json_target(endpoint, override, segments, upload, is_read)
     if not segments or not segments[0]:
         return None
-    bucket = unquote(segments[0])
-    blob = unquote("/".join(segments[1:])) or None
+    bucket, _, blob_path = unquote(parts.path).lstrip("/").partition("/")
+    blob = blob_path or None
     operation = f"XML API {method}{' (multipart upload)' if 'uploads' in query else ''}"
     return GCSTarget(endpoint, bucket, blob, operation, is_read)
 
