@@ -156,7 +156,11 @@ def _check_http_request(http_request: Any) -> None:
 
 
 def _check_sas(
-    what: str, account: str, container: str | None, blob: str | None, permission: object,
+    what: str,
+    account: str,
+    container: str | None,
+    blob: str | None,
+    permission: object,
     policy_id: object,
 ) -> None:
     letters = str(permission or "")
@@ -215,9 +219,7 @@ def _install() -> None:
         _installed = True
 
 
-def _guard_signing(
-    factory: type[Any], method_name: str, what: str, names: tuple[str, ...]
-) -> None:
+def _guard_signing(factory: type[Any], method_name: str, what: str, names: tuple[str, ...]) -> None:
     original = vars(factory)[method_name]
     signature = inspect.signature(original)
 

@@ -138,7 +138,9 @@ def container_at(url: str) -> tuple[Container, str] | None:
     return Container(SERVICE, endpoint, container.lower()), account
 
 
-def _operation(method: str, query: Mapping[str, str], headers: Mapping[str, str], blob: bool) -> str:
+def _operation(
+    method: str, query: Mapping[str, str], headers: Mapping[str, str], blob: bool
+) -> str:
     comp = query.get("comp", "").lower()
     on = "Blob" if blob else "Container"
     if method in READ_METHODS:
@@ -169,9 +171,7 @@ def _is_read(method: str, query: Mapping[str, str], headers: Mapping[str, str]) 
     return method == "POST" and override == "POST" and query.get("comp", "") in READ_POST_COMPS
 
 
-def _request_targets(
-    method: str, url: str, headers: Mapping[str, str]
-) -> Iterator[AzureTarget]:
+def _request_targets(method: str, url: str, headers: Mapping[str, str]) -> Iterator[AzureTarget]:
     found = _account_endpoint(url)
     if found is None:
         return

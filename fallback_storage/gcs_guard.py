@@ -123,7 +123,9 @@ def _bucket_of(storage: Any) -> protection.Container:
     else:
         from google.cloud.storage import _helpers
 
-        base_url = _helpers._get_storage_emulator_override() or _helpers._get_default_storage_base_url()
+        base_url = (
+            _helpers._get_storage_emulator_override() or _helpers._get_default_storage_base_url()
+        )
     return protection.Container(SERVICE, endpoint_of(base_url), str(storage.bucket_name))
 
 
@@ -236,23 +238,39 @@ def _install() -> None:
             vars(klass)["_http"] for klass in storage_client.__mro__ if "_http" in vars(klass)
         )
         original_http = transport.fget
-        storage_client._http = property(lambda self: _guarded(original_http(self)))  # type: ignore[method-assign,assignment]
+        storage_client._http = property(lambda self: _guarded(original_http(self)))
 
-        _wrap(blob.Blob, "generate_signed_url", lambda self, a: (
-            "a signed URL", self.bucket.name, self.name, a.get("method", "GET")))
-        _wrap(bucket.Bucket, "generate_signed_url", lambda self, a: (
-            "a signed URL", self.name, None, a.get("method", "GET")))
-        _wrap(bucket.Bucket, "generate_upload_policy", lambda self, a: (
-            "an upload policy", self.name, None, "POST"))
-        _wrap(storage_client, "generate_signed_post_policy_v4", lambda self, a: (
-            "a POST policy", a["bucket_name"], a.get("blob_name"), "POST"))
+        _wrap(
+            blob.Blob,
+            "generate_signed_url",
+            lambda self, a: ("a signed URL", self.bucket.name, self.name, a.get("method", "GET")),
+        )
+        _wrap(
+            bucket.Bucket,
+            "generate_signed_url",
+            lambda self, a: ("a signed URL", self.name, None, a.get("method", "GET")),
+        )
+        _wrap(
+            bucket.Bucket,
+            "generate_upload_policy",
+            lambda self, a: ("an upload policy", self.name, None, "POST"),
+        )
+        _wrap(
+            storage_client,
+            "generate_signed_post_policy_v4",
+            lambda self, a: ("a POST policy", a["bucket_name"], a.get("blob_name"), "POST"),
+        )
         for name in ("generate_signed_url_v2", "generate_signed_url_v4"):
-            _wrap(_signing, name, lambda _credentials, a: (
-                "a signed URL",
-                _signed_bucket(str(a.get("resource", "")), a.get("api_access_endpoint")),
-                None,
-                a.get("method", "GET"),
-            ))
+            _wrap(
+                _signing,
+                name,
+                lambda _credentials, a: (
+                    "a signed URL",
+                    _signed_bucket(str(a.get("resource", "")), a.get("api_access_endpoint")),
+                    None,
+                    a.get("method", "GET"),
+                ),
+            )
         _installed = True
 
 

@@ -98,7 +98,10 @@ class Emulator:
             log.seek(since)
             text = log.read(end - since).decode("utf-8", "replace")
         return [
-            (method, unquote(urlsplit(url).path) + (f"?{urlsplit(url).query}" if "?" in url else ""))
+            (
+                method,
+                unquote(urlsplit(url).path) + (f"?{urlsplit(url).query}" if "?" in url else ""),
+            )
             for method, url in self.pattern.findall(text)
             if "fallback-storage-sentinel-" not in url
         ]

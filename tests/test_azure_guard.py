@@ -19,7 +19,7 @@ import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import emulators
 import pytest
@@ -139,7 +139,7 @@ def wrap(storage: AzureStorage, how: str, local: Path) -> Any:
     if how == "direct":
         wrapper: Any = ReadOnlyStorage(backend=storage)
     elif how == "lazy":
-        wrapper = ReadOnlyStorage(backend=SimpleLazyObject(lambda: storage))
+        wrapper = ReadOnlyStorage(backend=cast(Any, SimpleLazyObject(lambda: storage)))
     else:
         inner = ReadOnlyStorage(backend=FallbackStorage(backends=[storage]))
         wrapper = FallbackStorage(backends=[FileSystemStorage(location=str(local)), inner])
@@ -221,7 +221,9 @@ def _chunked_upload(p: Production) -> None:
     client = BlobServiceClient.from_connection_string(
         p.connection_string, max_single_put_size=1024 * 1024, max_block_size=1024 * 1024
     )
-    client.get_blob_client(p.name, "big.bin").upload_blob(b"x" * (3 * 1024 * 1024), max_concurrency=3)
+    client.get_blob_client(p.name, "big.bin").upload_blob(
+        b"x" * (3 * 1024 * 1024), max_concurrency=3
+    )
 
 
 def _bare_open(p: Production) -> None:
@@ -274,16 +276,24 @@ ATTACKS: dict[str, Callable[[Production], Any]] = {
     "append blob": lambda p: _blob(p, "log").create_append_blob(),
     "page blob": lambda p: _blob(p, "disk").create_page_blob(512),
     "undelete": lambda p: _blob(p).undelete_blob(),
-    "new client from the connection string": lambda p: BlobServiceClient.from_connection_string(
-        p.connection_string
-    ).get_blob_client(p.name, "a.txt").upload_blob(b"x", overwrite=True),
-    "localhost instead of 127.0.0.1": lambda p: BlobServiceClient.from_connection_string(
-        connection_string(p.emulator, "localhost")
-    ).get_blob_client(p.name, "a.txt").delete_blob(),
-    "upper-case host": lambda p: BlobServiceClient(
-        f"http://LOCALHOST:{p.emulator.port}/{AZURITE_ACCOUNT}/",
-        credential={"account_name": AZURITE_ACCOUNT, "account_key": AZURITE_KEY},
-    ).get_blob_client(p.name.upper(), "a.txt").delete_blob(),
+    "new client from the connection string": lambda p: (
+        BlobServiceClient.from_connection_string(p.connection_string)
+        .get_blob_client(p.name, "a.txt")
+        .upload_blob(b"x", overwrite=True)
+    ),
+    "localhost instead of 127.0.0.1": lambda p: (
+        BlobServiceClient.from_connection_string(connection_string(p.emulator, "localhost"))
+        .get_blob_client(p.name, "a.txt")
+        .delete_blob()
+    ),
+    "upper-case host": lambda p: (
+        BlobServiceClient(
+            f"http://LOCALHOST:{p.emulator.port}/{AZURITE_ACCOUNT}/",
+            credential={"account_name": AZURITE_ACCOUNT, "account_key": AZURITE_KEY},
+        )
+        .get_blob_client(p.name.upper(), "a.txt")
+        .delete_blob()
+    ),
     "client built before the protection": lambda p: p.raw.get_blob_client(
         p.name, "a.txt"
     ).delete_blob(),
@@ -299,23 +309,37 @@ SIGNING: dict[str, Callable[[Production], Any]] = {
     "bare backend url(mode='w')": lambda p: p.storage.url("a.txt", mode="w"),
     "bare backend url(mode='rwd')": lambda p: p.storage.url("a.txt", 300, None, "rwd"),
     "blob SAS with write": lambda p: generate_blob_sas(
-        AZURITE_ACCOUNT, p.name, "a.txt", account_key=AZURITE_KEY, permission="rw",
+        AZURITE_ACCOUNT,
+        p.name,
+        "a.txt",
+        account_key=AZURITE_KEY,
+        permission="rw",
         expiry=sas_expiry(),
     ),
     "blob SAS with tags": lambda p: generate_blob_sas(
-        AZURITE_ACCOUNT, p.name, "a.txt", account_key=AZURITE_KEY, permission="t",
+        AZURITE_ACCOUNT,
+        p.name,
+        "a.txt",
+        account_key=AZURITE_KEY,
+        permission="t",
         expiry=sas_expiry(),
     ),
     "blob SAS from a stored access policy": lambda p: generate_blob_sas(
         AZURITE_ACCOUNT, p.name, "a.txt", account_key=AZURITE_KEY, policy_id="anything"
     ),
     "container SAS with delete": lambda p: generate_container_sas(
-        AZURITE_ACCOUNT.upper(), p.name, account_key=AZURITE_KEY,
-        permission=ContainerSasPermissions(read=True, delete=True), expiry=sas_expiry(),
+        AZURITE_ACCOUNT.upper(),
+        p.name,
+        account_key=AZURITE_KEY,
+        permission=ContainerSasPermissions(read=True, delete=True),
+        expiry=sas_expiry(),
     ),
     "account SAS with write": lambda p: generate_account_sas(
-        AZURITE_ACCOUNT, AZURITE_KEY, ResourceTypes(container=True, object=True),
-        AccountSasPermissions(read=True, write=True), sas_expiry(),
+        AZURITE_ACCOUNT,
+        AZURITE_KEY,
+        ResourceTypes(container=True, object=True),
+        AccountSasPermissions(read=True, write=True),
+        sas_expiry(),
     ),
 }
 
@@ -376,13 +400,20 @@ def test_reads_work(production: Production) -> None:
 
 def test_read_only_signatures_are_signed_and_work(direct: Production) -> None:
     blob_sas = generate_blob_sas(
-        AZURITE_ACCOUNT, direct.name, "a.txt", account_key=AZURITE_KEY, permission="r",
+        AZURITE_ACCOUNT,
+        direct.name,
+        "a.txt",
+        account_key=AZURITE_KEY,
+        permission="r",
         expiry=sas_expiry(),
     )
     with urllib.request.urlopen(f"{_blob(direct).url}?{blob_sas}") as response:
         assert response.read() == b"production a"
     container_sas = generate_container_sas(
-        AZURITE_ACCOUNT, direct.name, account_key=AZURITE_KEY, permission="rl",
+        AZURITE_ACCOUNT,
+        direct.name,
+        account_key=AZURITE_KEY,
+        permission="rl",
         expiry=sas_expiry(),
     )
     listing = f"{direct.storage.client.url}?restype=container&comp=list&{container_sas}"
@@ -416,7 +447,11 @@ def test_other_containers_and_accounts_stay_writable(direct: Production) -> None
         b"other account"
     )
     assert generate_blob_sas(
-        OTHER_ACCOUNT, direct.name, "a.txt", account_key=OTHER_KEY, permission="w",
+        OTHER_ACCOUNT,
+        direct.name,
+        "a.txt",
+        account_key=OTHER_KEY,
+        permission="w",
         expiry=sas_expiry(),
     )
     direct.assert_untouched()

@@ -15,9 +15,9 @@ from fallback_storage import azure_requests, gcs_guard, gcs_requests, protection
 from fallback_storage.exceptions import ReadOnlyStorageError
 
 
-def azure(method: str, url: str, headers: dict[str, str] | None = None, body: object = None) -> list[
-    tuple[str, str, str | None, bool]
-]:
+def azure(
+    method: str, url: str, headers: dict[str, str] | None = None, body: object = None
+) -> list[tuple[str, str, str | None, bool]]:
     return [
         (target.endpoint, target.container, target.blob, target.is_read)
         for target in azure_requests.targets(method, url, headers or {}, body)
@@ -136,9 +136,9 @@ def test_azure_batch_parts() -> None:
     assert text == found
 
 
-def gcs(method: str, url: str, headers: dict[str, str] | None = None, body: object = None) -> list[
-    tuple[str, str, str | None, str, bool]
-]:
+def gcs(
+    method: str, url: str, headers: dict[str, str] | None = None, body: object = None
+) -> list[tuple[str, str, str | None, str, bool]]:
     return [
         (target.endpoint, target.bucket, target.blob, target.operation, target.is_read)
         for target in gcs_requests.targets(method, url, headers or {}, body)
@@ -162,9 +162,14 @@ def test_google_spellings_are_one_bucket(url: str) -> None:
 
 def test_emulator_spellings_and_other_endpoints() -> None:
     path = "/storage/v1/b/media/o/a.txt"
-    same = {gcs("DELETE", f"{host}{path}")[0][0] for host in (
-        "http://localhost:9023", "http://127.0.0.1:9023", "http://LOCALHOST:9023/",
-    )}
+    same = {
+        gcs("DELETE", f"{host}{path}")[0][0]
+        for host in (
+            "http://localhost:9023",
+            "http://127.0.0.1:9023",
+            "http://LOCALHOST:9023/",
+        )
+    }
     assert same == {"loopback:9023"}
     assert gcs("DELETE", f"http://localhost:9024{path}")[0][0] == "loopback:9024"
     assert gcs_requests.endpoint_of(None) == "google"
@@ -172,13 +177,14 @@ def test_emulator_spellings_and_other_endpoints() -> None:
 
 def test_gcs_operations() -> None:
     base = "https://storage.googleapis.com"
-    assert gcs("POST", f"{base}/upload/storage/v1/b/media/o?uploadType=resumable&name=x")[0][1:4] == (
-        "media", "x", "objects.insert"
-    )
+    assert gcs("POST", f"{base}/upload/storage/v1/b/media/o?uploadType=resumable&name=x")[0][
+        1:4
+    ] == ("media", "x", "objects.insert")
     multipart = b'--b\r\ncontent-type: application/json\r\n\r\n{"name": "docs/\\u00e9.txt"}\r\n'
-    assert gcs("POST", f"{base}/upload/storage/v1/b/media/o?uploadType=multipart", {}, multipart)[
-        0
-    ][2] == "docs/\u00e9.txt"
+    assert (
+        gcs("POST", f"{base}/upload/storage/v1/b/media/o?uploadType=multipart", {}, multipart)[0][2]
+        == "docs/\u00e9.txt"
+    )
     copy = gcs("POST", f"{base}/storage/v1/b/prod/o/a/copyTo/b/dev/o/b")[0]
     assert copy[1:4] == ("dev", "b", "objects.copy")
     moved = gcs("POST", f"{base}/storage/v1/b/prod/o/a%2Fb/moveTo/o/c")[0]
@@ -188,7 +194,10 @@ def test_gcs_operations() -> None:
     assert gcs("PATCH", f"{base}/storage/v1/b/prod")[0][3] == "buckets.patch"
     assert gcs("GET", f"{base}/storage/v1/b/prod/o")[0][3:] == ("objects.list", True)
     assert gcs("GET", f"{base}/download/storage/v1/b/prod/o/a?alt=media")[0][4] is True
-    assert gcs("GET", f"{base}/storage/v1/b/prod/o/a", {"X-HTTP-Method-Override": "DELETE"})[0][4] is False
+    assert (
+        gcs("GET", f"{base}/storage/v1/b/prod/o/a", {"X-HTTP-Method-Override": "DELETE"})[0][4]
+        is False
+    )
     assert gcs("POST", f"{base}/prod/big?uploads")[0][3] == "XML API POST (multipart upload)"
     assert gcs("GET", f"{base}/storage/v1/projects/p/serviceAccount") == []
 

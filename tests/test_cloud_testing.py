@@ -23,6 +23,11 @@ azurite = emulators.azurite
 gcs_emulator = emulators.gcs_emulator
 
 
+def anonymous() -> Any:
+    """Google's anonymous credentials (google-auth's constructor is untyped)."""
+    return AnonymousCredentials()  # type: ignore[no-untyped-call]
+
+
 @pytest.fixture
 def container(azurite: Emulator) -> Any:
     service = BlobServiceClient.from_connection_string(connection_string(azurite))
@@ -34,7 +39,7 @@ def container(azurite: Emulator) -> Any:
 @pytest.fixture
 def bucket(gcs_emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     monkeypatch.setenv("STORAGE_EMULATOR_HOST", gcs_emulator.url)
-    client = gcs.Client(project="test", credentials=AnonymousCredentials())
+    client = gcs.Client(project="test", credentials=anonymous())
     created = client.create_bucket(f"guarded-{uuid.uuid4().hex[:12]}")
     created.blob("a.txt").upload_from_string(b"a")
     yield created
@@ -66,7 +71,10 @@ def test_azure_guard_refuses_and_reports_writes(container: Any) -> None:
         f"1 Azure Blob Storage request(s) that are not reads reached guarded container(s) "
         f"{container.container_name!r}; make the code under test write elsewhere"
     )
-    assert f"  Put Blob azure://{AZURITE_ACCOUNT}/{container.container_name}/b.txt (called from " in report
+    assert (
+        f"  Put Blob azure://{AZURITE_ACCOUNT}/{container.container_name}/b.txt (called from "
+        in report
+    )
     assert line_of("# azure-upload") in report
     assert [request.operation for request in guard.reads] == ["Get Blob"]
     assert touched.value.requests == tuple(guard.writes)
@@ -81,7 +89,9 @@ def test_azure_guard_without_blocking_lets_the_write_through_and_fails(container
     assert not container.get_blob_client("a.txt").exists()
 
 
-def test_azure_guard_lets_reads_and_other_containers_pass(container: Any, azurite: Emulator) -> None:
+def test_azure_guard_lets_reads_and_other_containers_pass(
+    container: Any, azurite: Emulator
+) -> None:
     service = BlobServiceClient.from_connection_string(connection_string(azurite))
     other = service.create_container(f"other-{uuid.uuid4().hex[:12]}")
 
@@ -113,8 +123,9 @@ def test_gcs_guard_refuses_and_reports_writes(bucket: Any) -> None:
 
 
 def test_gcs_guard_without_blocking_lets_the_write_through_and_fails(bucket: Any) -> None:
-    with pytest.raises(BucketTouchedError, match="objects.insert"), GCSBucketGuard(
-        bucket.name, block=False
+    with (
+        pytest.raises(BucketTouchedError, match="objects.insert"),
+        GCSBucketGuard(bucket.name, block=False),
     ):
         bucket.blob("b.txt").upload_from_string(b"b")
     assert bucket.blob("b.txt").download_as_bytes() == b"b"

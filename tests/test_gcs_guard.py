@@ -21,7 +21,7 @@ import uuid
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import emulators
 import pytest
@@ -48,6 +48,11 @@ READ_METHODS = frozenset({"GET", "HEAD"})
 WRAPPINGS = ("direct", "lazy", "nested")
 
 
+def anonymous() -> Any:
+    """Google's anonymous credentials (google-auth's constructor is untyped)."""
+    return AnonymousCredentials()  # type: ignore[no-untyped-call]
+
+
 @pytest.fixture(scope="module")
 def signer() -> service_account.Credentials:
     """Dummy service-account credentials that can sign locally (a key made for the test)."""
@@ -57,7 +62,7 @@ def signer() -> service_account.Credentials:
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     ).decode()
-    return service_account.Credentials.from_service_account_info(
+    return service_account.Credentials.from_service_account_info(  # type: ignore[no-any-return,no-untyped-call]
         {
             "type": "service_account",
             "client_email": "signer@test-project.iam.gserviceaccount.com",
@@ -71,7 +76,7 @@ def signer() -> service_account.Credentials:
 
 def client(endpoint: str | None = None) -> gcs.Client:
     options = {"api_endpoint": endpoint} if endpoint else None
-    return gcs.Client(project=PROJECT, credentials=AnonymousCredentials(), client_options=options)
+    return gcs.Client(project=PROJECT, credentials=anonymous(), client_options=options)
 
 
 @dataclasses.dataclass
@@ -129,7 +134,7 @@ def wrap(storage: GoogleCloudStorage, how: str, local: Path) -> Any:
     if how == "direct":
         wrapper: Any = ReadOnlyStorage(backend=storage)
     elif how == "lazy":
-        wrapper = ReadOnlyStorage(backend=SimpleLazyObject(lambda: storage))
+        wrapper = ReadOnlyStorage(backend=cast(Any, SimpleLazyObject(lambda: storage)))
     else:
         inner = ReadOnlyStorage(backend=FallbackStorage(backends=[storage]))
         wrapper = FallbackStorage(backends=[FileSystemStorage(location=str(local)), inner])
@@ -149,9 +154,7 @@ def make_production(
         blob = bucket.blob(key)
         blob.metadata = {"seeded": "yes"}
         blob.upload_from_string(body, content_type="text/plain")
-    storage = GoogleCloudStorage(
-        bucket_name=name, project_id=PROJECT, credentials=AnonymousCredentials()
-    )
+    storage = GoogleCloudStorage(bucket_name=name, project_id=PROJECT, credentials=anonymous())
     production = Production(emulator, name, raw, storage, None, signer)
     production.before = production.state()
     production.mark = emulator.mark()
@@ -190,6 +193,10 @@ def refusal_text(production: Production) -> str:
 
 
 # -- attacks, each through another object the SDK hands out -----------------------------------
+
+
+def empty_policy() -> Any:
+    return Policy()  # type: ignore[no-untyped-call]
 
 
 def _blob(p: Production, name: str = "a.txt") -> Any:
@@ -301,14 +308,14 @@ ATTACKS: dict[str, Callable[[Production], Any]] = {
     "object ACL": _object_acl,
     "bucket labels": _labels,
     "make the bucket public": lambda p: p.storage.client.get_bucket(p.name).make_public(),
-    "bucket IAM policy": lambda p: p.bucket.set_iam_policy(Policy()),
+    "bucket IAM policy": lambda p: p.bucket.set_iam_policy(empty_policy()),
     "delete the bucket": lambda p: p.storage.client.get_bucket(p.name).delete(force=True),
     "notification": lambda p: p.bucket.notification(topic_name="evil").create(),
     "transfer manager in threads": _transfer_many,
     "new client": lambda p: client().bucket(p.name).blob("a.txt").delete(),
-    "localhost instead of 127.0.0.1": lambda p: client(
-        f"http://localhost:{p.emulator.port}"
-    ).bucket(p.name).blob("a.txt").delete(),
+    "localhost instead of 127.0.0.1": lambda p: (
+        client(f"http://localhost:{p.emulator.port}").bucket(p.name).blob("a.txt").delete()
+    ),
     "client built before the protection": lambda p: p.raw.bucket(p.name).blob("a.txt").delete(),
     "client in another thread": _in_thread,
     "method override header": _override,
