@@ -89,7 +89,7 @@ def is_protected(storage: object) -> bool:
 def observe(observer: Callable[[AzureTarget], None]) -> None:
     """Call ``observer`` with every container and blob each request reaches, before it is sent.
 
-    For :class:`fallback_storage.testing.AzureContainerGuard`; an observer may
+    For :class:`fallback_storage.cloud_testing.AzureContainerGuard`; an observer may
     raise to stop the request.
     """
     _install()

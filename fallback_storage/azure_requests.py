@@ -1,7 +1,7 @@
 """What an HTTP request to Azure Blob Storage targets, and whether it only reads.
 
 The Azure guard (:mod:`fallback_storage.azure_guard`) and the test guard
-(:class:`fallback_storage.testing.AzureContainerGuard`) look at every request
+(:class:`fallback_storage.cloud_testing.AzureContainerGuard`) look at every request
 the SDK sends, after all of its pipeline policies ran, and ask this module
 which container and blob it reaches and whether it is a read. Nothing here
 imports the SDK.

@@ -31,7 +31,7 @@ from typing import Any, ClassVar
 from fallback_storage import azure_guard, gcs_guard
 from fallback_storage.exceptions import BucketTouchedError, ReadOnlyStorageError
 
-__all__ = ["AzureContainerGuard", "ContainerRequest", "GCSBucketGuard"]
+__all__ = ["AzureContainerGuard", "CloudGuard", "ContainerRequest", "GCSBucketGuard"]
 
 # Modules that send requests on the caller's behalf: a request is reported
 # from the first frame outside them, preferably outside every library.
@@ -68,7 +68,13 @@ class ContainerRequest:
         )
 
 
-class _Guard(contextlib.ContextDecorator):
+class CloudGuard(contextlib.ContextDecorator):
+    """What :class:`AzureContainerGuard` and :class:`GCSBucketGuard` share.
+
+    ``names`` are the containers or buckets to guard; ``block`` whether a
+    request that is not a read is refused before it is sent.
+    """
+
     service: ClassVar[str]
     kind: ClassVar[str]
     _active: ClassVar[list[Any]]
@@ -139,6 +145,7 @@ class _Guard(contextlib.ContextDecorator):
         )
 
     def matches(self, target: Any) -> bool:  # pragma: no cover - overridden
+        """Whether this guard guards the container ``target`` reaches."""
         raise NotImplementedError
 
     @classmethod
@@ -179,7 +186,7 @@ class _Guard(contextlib.ContextDecorator):
             )
 
 
-class AzureContainerGuard(_Guard):
+class AzureContainerGuard(CloudGuard):
     """Fail if an Azure Blob Storage request that is not a read reaches one of ``containers``.
 
     A name is a container (``"media"``, on any account) or an account and a
@@ -208,7 +215,7 @@ class AzureContainerGuard(_Guard):
         azure_guard.unobserve(_see_azure)
 
 
-class GCSBucketGuard(_Guard):
+class GCSBucketGuard(CloudGuard):
     """Fail if a Google Cloud Storage request that is not a read reaches one of ``buckets``.
 
     With ``block=True`` (the default) such a request raises

@@ -50,10 +50,10 @@ class BucketTouchedError(AssertionError):
     """A test guard saw requests that are not reads reach what it guards.
 
     Raised by :class:`~fallback_storage.testing.BucketGuard` (S3),
-    :class:`~fallback_storage.testing.AzureContainerGuard` and
-    :class:`~fallback_storage.testing.GCSBucketGuard`. ``requests`` holds them,
+    :class:`~fallback_storage.cloud_testing.AzureContainerGuard` and
+    :class:`~fallback_storage.cloud_testing.GCSBucketGuard`. ``requests`` holds them,
     as :class:`~fallback_storage.testing.S3Request` or
-    :class:`~fallback_storage.testing.ContainerRequest` objects.
+    :class:`~fallback_storage.cloud_testing.ContainerRequest` objects.
     """
 
     def __init__(self, message: str, *, requests: tuple[object, ...]) -> None:

@@ -99,7 +99,7 @@ def is_protected(storage: object) -> bool:
 def observe(observer: Callable[[GCSTarget], None]) -> None:
     """Call ``observer`` with every bucket and object each request reaches, before it is sent.
 
-    For :class:`fallback_storage.testing.GCSBucketGuard`; an observer may raise
+    For :class:`fallback_storage.cloud_testing.GCSBucketGuard`; an observer may raise
     to stop the request.
     """
     _install()

@@ -1,7 +1,7 @@
 """What an HTTP request to Google Cloud Storage targets, and whether it only reads.
 
 The Google Cloud Storage guard (:mod:`fallback_storage.gcs_guard`) and the test
-guard (:class:`fallback_storage.testing.GCSBucketGuard`) look at every request
+guard (:class:`fallback_storage.cloud_testing.GCSBucketGuard`) look at every request
 a ``google-cloud-storage`` client sends and ask this module which bucket and
 object it reaches and whether it is a read. Nothing here imports the SDK.
 
