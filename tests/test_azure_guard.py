@@ -399,6 +399,19 @@ def test_reads_work(production: Production) -> None:
     production.assert_untouched()
 
 
+def test_aio_clients_read(direct: Production) -> None:
+    async def download() -> bytes:
+        client = AsyncBlobServiceClient.from_connection_string(
+            direct.connection_string, transport=AsyncioRequestsTransport()
+        )
+        async with client:
+            stream = await client.get_blob_client(direct.name, "a.txt").download_blob()
+            return bytes(await stream.readall())
+
+    assert asyncio.run(download()) == b"production a"
+    direct.assert_untouched()
+
+
 def test_read_only_signatures_are_signed_and_work(direct: Production) -> None:
     blob_sas = generate_blob_sas(
         AZURITE_ACCOUNT,

@@ -365,6 +365,13 @@ SIGNING: dict[str, Callable[[Production], Any]] = {
         api_access_endpoint="https://media.example",
         method="PUT",
     ),
+    "the signing helper with a virtual-hosted endpoint": lambda p: _signing.generate_signed_url_v4(
+        p.signer,
+        resource="/a.txt",
+        expiration=timedelta(minutes=5),
+        api_access_endpoint=f"https://{p.name}.storage.googleapis.com",
+        method="PUT",
+    ),
     "bare backend url(http_method='PUT')": lambda p: p.storage.url(
         "a.txt", parameters={"method": "PUT", "credentials": p.signer}
     ),
@@ -503,3 +510,23 @@ def test_the_records_see_writes_that_reach_a_bucket(emulator_host: Emulator) -> 
     raw.bucket(name).blob("a.txt").upload_from_string(b"changed")
     assert [method for method, _ in production.writes()] == ["POST"]
     assert production.state() != production.before
+
+
+def test_a_storage_whose_client_exists_is_protected_on_that_clients_endpoint(
+    emulator_host: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    name = f"prod-{uuid.uuid4().hex[:12]}"
+    client().create_bucket(name)
+    storage = GoogleCloudStorage(bucket_name=name, project_id=PROJECT, credentials=anonymous())
+    transport = storage.client._http  # built now, on the emulator
+    # The endpoint comes from the client, not from the environment at protection time.
+    monkeypatch.delenv("STORAGE_EMULATOR_HOST")
+    ReadOnlyStorage(backend=storage).backend  # noqa: B018
+    with pytest.raises(ReadOnlyStorageError, match=f"'gs://{name}/x.txt' was refused"):
+        storage.bucket.blob("x.txt").upload_from_string(b"x")
+    # The guarded transport is the client's own, attributes and all.
+    assert transport is storage.client._http
+    assert transport.headers is storage.client._http_internal.headers
+    transport.max_redirects = 3
+    assert storage.client._http_internal.max_redirects == 3
+    storage.client.close()
