@@ -174,11 +174,20 @@ class GuardedTransport:
         vars(self)["_transport"] = transport
 
     def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
-        # requests.Session.request(method, url, params, data, headers, ...)
-        data = kwargs.get("data", args[1] if len(args) > 1 else None)
-        headers = kwargs.get("headers", args[2] if len(args) > 2 else None)
+        transport = vars(self)["_transport"]
+        data, headers = kwargs.get("data"), kwargs.get("headers")
+        if args:
+            # Positional arguments mean what the transport's own signature says
+            # (requests: params, data, headers; AuthorizedSession: data, headers).
+            try:
+                bound = inspect.signature(transport.request).bind(method, url, *args, **kwargs)
+            except (TypeError, ValueError):
+                bound = None
+            if bound is not None:
+                data = bound.arguments.get("data", data)
+                headers = bound.arguments.get("headers", headers)
         check(method, url, headers, data)
-        return self._transport.request(method, url, *args, **kwargs)
+        return transport.request(method, url, *args, **kwargs)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(vars(self)["_transport"], name)

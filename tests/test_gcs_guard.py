@@ -530,3 +530,22 @@ def test_a_storage_whose_client_exists_is_protected_on_that_clients_endpoint(
     transport.max_redirects = 3
     assert storage.client._http_internal.max_redirects == 3
     storage.client.close()
+
+
+def test_a_batch_sent_by_hand_is_read_part_by_part(direct: Production) -> None:
+    body = (
+        f"--b\r\nContent-Type: application/http\r\n\r\n"
+        f"DELETE /storage/v1/b/{direct.name}/o/a.txt HTTP/1.1\r\n\r\n--b--\r\n"
+    )
+    headers = {"Content-Type": 'multipart/mixed; boundary="b"'}
+    transport = direct.storage.client._http
+    for send in (
+        lambda: transport.request("POST", f"{direct.emulator.url}/batch/storage/v1", body, headers),
+        lambda: transport.request(
+            method="POST", url=f"{direct.emulator.url}/batch/storage/v1", data=body
+        ),
+    ):
+        with pytest.raises(ReadOnlyStorageError) as refused:
+            send()
+        assert (refused.value.operation, refused.value.name) == ("batch: objects.delete", "a.txt")
+    direct.assert_untouched()
