@@ -217,10 +217,12 @@ def test_gcs_batch_parts() -> None:
 
 
 def test_a_gcs_batch_that_cannot_be_read_is_refused_where_a_bucket_is_protected() -> None:
-    name = f"unit-{uuid.uuid4().hex[:12]}"
-    protection.protect(protection.Container("gcs", "loopback:1", name), backend="UnitTest()")
+    # An endpoint of its own: the register is process-wide, other tests protect buckets too.
+    unique = uuid.uuid4()
+    name, port = f"unit-{unique.hex[:12]}", 1024 + unique.int % 60000
+    protection.protect(protection.Container("gcs", f"loopback:{port}", name), backend="Unit()")
     gcs_guard._protecting = True
     with pytest.raises(ReadOnlyStorageError, match=f"'batch' \\(POST\\) on 'gs://{name}'"):
-        gcs_guard.check("POST", "http://127.0.0.1:1/batch/storage/v1", {}, iter([b"x"]))
-    # Another endpoint has nothing protected: let through.
-    gcs_guard.check("POST", "http://127.0.0.1:2/batch/storage/v1", {}, iter([b"x"]))
+        gcs_guard.check("POST", f"http://127.0.0.1:{port}/batch/storage/v1", {}, iter([b"x"]))
+    # Another endpoint, with nothing protected: let through.
+    gcs_guard.check("POST", "http://[::2]:1/batch/storage/v1", {}, iter([b"x"]))
