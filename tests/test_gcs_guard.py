@@ -539,12 +539,12 @@ def test_a_batch_sent_by_hand_is_read_part_by_part(direct: Production) -> None:
     )
     headers = {"Content-Type": 'multipart/mixed; boundary="b"'}
     transport = direct.storage.client._http
-    for send in (
-        lambda: transport.request("POST", f"{direct.emulator.url}/batch/storage/v1", body, headers),
-        lambda: transport.request(
-            method="POST", url=f"{direct.emulator.url}/batch/storage/v1", data=body
-        ),
-    ):
+    url = f"{direct.emulator.url}/batch/storage/v1"
+    sends: list[Callable[[], Any]] = [
+        lambda: transport.request("POST", url, body, headers),
+        lambda: transport.request(method="POST", url=url, data=body),
+    ]
+    for send in sends:
         with pytest.raises(ReadOnlyStorageError) as refused:
             send()
         assert (refused.value.operation, refused.value.name) == ("batch: objects.delete", "a.txt")
