@@ -38,9 +38,9 @@ class Guard(Protocol):
 
 def guards() -> tuple[Guard, ...]:
     """Every service's guard. None imports its SDK before a backend of its service exists."""
-    from fallback_storage import s3_guard
+    from fallback_storage import azure_guard, gcs_guard, s3_guard
 
-    return (s3_guard,)  # type: ignore[return-value]
+    return (s3_guard, azure_guard, gcs_guard)
 
 
 def guard_for(storage: object) -> Guard | None:

@@ -79,9 +79,13 @@ class NoLocalPath(NotImplementedError):
 
 
 class BucketTouchedError(AssertionError):
-    """A :class:`~fallback_storage.testing.BucketGuard` saw S3 requests that are not reads.
+    """A test guard saw requests that are not reads reach what it guards.
 
-    ``requests`` holds them, as :class:`~fallback_storage.testing.S3Request` objects.
+    Raised by :class:`~fallback_storage.testing.BucketGuard` (S3),
+    :class:`~fallback_storage.cloud_testing.AzureContainerGuard` and
+    :class:`~fallback_storage.cloud_testing.GCSBucketGuard`. ``requests`` holds them,
+    as :class:`~fallback_storage.testing.S3Request` or
+    :class:`~fallback_storage.cloud_testing.ContainerRequest` objects.
     """
 
     def __init__(self, message: str, *, requests: tuple[object, ...]) -> None:

@@ -32,6 +32,7 @@ from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from fallback_storage.cloud_testing import AzureContainerGuard, ContainerRequest, GCSBucketGuard
 from fallback_storage.exceptions import (
     BucketChangedError,
     BucketTouchedError,
@@ -43,8 +44,11 @@ if TYPE_CHECKING:
     import mypy_boto3_s3
 
 __all__ = [
+    "AzureContainerGuard",
     "BucketGuard",
     "BucketSnapshot",
+    "ContainerRequest",
+    "GCSBucketGuard",
     "ObjectState",
     "S3Request",
     "bucket_unchanged",

@@ -48,6 +48,30 @@ def dummy_aws_credentials(
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(nowhere))
 
 
+@pytest.fixture(autouse=True)
+def no_azure_or_google_credentials(
+    monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """The machine's Azure and Google configuration never reaches a test either.
+
+    The Azure and GCS tests pass Azurite's public development key and anonymous Google
+    credentials explicitly; nothing may find others, nor ask a metadata server.
+    """
+    for variable in (
+        "GOOGLE_APPLICATION_CREDENTIALS",
+        "GOOGLE_CLOUD_PROJECT",
+        "STORAGE_EMULATOR_HOST",
+        "API_ENDPOINT_OVERRIDE",
+        "AZURE_STORAGE_CONNECTION_STRING",
+        "AZURE_CLIENT_ID",
+        "AZURE_CLIENT_SECRET",
+        "AZURE_TENANT_ID",
+    ):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("CLOUDSDK_CONFIG", str(tmp_path_factory.getbasetemp() / "no-gcloud-config"))
+    monkeypatch.setenv("NO_GCE_CHECK", "True")
+
+
 @pytest.fixture
 def local_dir(tmp_path: Path) -> Path:
     path = tmp_path / "local"
