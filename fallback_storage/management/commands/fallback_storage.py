@@ -15,7 +15,7 @@ With the ``whiteouts`` option on, ``which`` and ``ls`` read the storage's whiteo
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
@@ -23,6 +23,11 @@ from django.core.files.storage import InvalidStorageError, Storage, storages
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from fallback_storage import s3_guard
+from fallback_storage.layer_view import layers as _layers
+from fallback_storage.layer_view import parts as _parts
+from fallback_storage.layer_view import whiteout_hiding as _whiteout_hiding
+from fallback_storage.layer_view import whiteouts_on as _whiteouts_on
+from fallback_storage.management.output import print_rows, print_table
 from fallback_storage.overlay import MARKER_PREFIX
 from fallback_storage.readonly import ReadOnlyStorage
 from fallback_storage.storage import FallbackStorage
@@ -188,24 +193,10 @@ class Command(BaseCommand):
     # -- output -------------------------------------------------------------------------
 
     def _print(self, data: object, rows: list[dict[str, Any]], columns: Sequence[str]) -> None:
-        if self.as_json:
-            self.stdout.write(json.dumps(data))
-        else:
-            self._table(rows, columns)
+        print_rows(self.stdout, self.as_json, data, rows, columns)
 
     def _table(self, rows: list[dict[str, Any]], columns: Sequence[str]) -> None:
-        cells = [[column.upper() for column in columns]]
-        cells += [[_cell(row.get(column)) for column in columns] for row in rows]
-        widths = [max(len(line[i]) for line in cells) for i in range(len(columns))]
-        for line in cells:
-            text = "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True))
-            self.stdout.write(text.rstrip())
-
-
-def _layers(storage: Storage) -> tuple[Storage, ...]:
-    if isinstance(storage, FallbackStorage):
-        return storage.backends
-    return (storage,)
+        print_table(self.stdout, rows, columns)
 
 
 def _describe(index: int, layer: Storage) -> dict[str, Any]:
@@ -230,50 +221,9 @@ def _describe(index: int, layer: Storage) -> dict[str, Any]:
     }
 
 
-def _whiteouts_on(storage: Storage) -> bool:
-    return isinstance(storage, FallbackStorage) and storage.whiteouts
-
-
 def _with_hidden(storage: Storage, columns: list[str]) -> list[str]:
     # The HIDDEN_IN column only where something can be hidden.
     return [*columns, "hidden_in"] if _whiteouts_on(storage) else columns
-
-
-def _parts(name: str) -> list[str]:
-    return [part for part in name.replace("\\", "/").split("/") if part not in ("", ".")]
-
-
-def _whiteout_hiding(storage: Storage) -> Callable[[int, str], str | None]:
-    """A function telling which whiteout, if any, hides a layer's copy of a name.
-
-    It follows the documented rule, through the public API only: a whiteout of
-    a name or of one of its directories hides it in every layer but the
-    writable one (the first that is not read-only).
-    """
-    if not (isinstance(storage, FallbackStorage) and storage.whiteouts):
-        return lambda index, name: None
-    # One listing of the writable layer, instead of a look per name and directory.
-    whiteouts = set(storage.list_whiteouts())
-    layers = storage.backends
-    writable = next(
-        (
-            index
-            for index, layer in enumerate(layers)
-            if getattr(layer, "read_only", False) is not True
-        ),
-        0,
-    )
-
-    def hiding(index: int, name: str) -> str | None:
-        if index == writable:
-            return None
-        parts = _parts(name)
-        for depth in range(1, len(parts) + 1):
-            if (covering := "/".join(parts[:depth])) in whiteouts:
-                return covering
-        return None
-
-    return hiding
 
 
 def _exists(layer: Storage, name: str) -> bool:
@@ -285,7 +235,3 @@ def _exists(layer: Storage, name: str) -> bool:
 
 def _indexes(indexes: list[int]) -> str:
     return ",".join(str(index) for index in indexes)
-
-
-def _cell(value: object) -> str:
-    return "-" if value is None or value == "" else str(value)
