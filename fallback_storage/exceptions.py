@@ -18,7 +18,10 @@ __all__ = [
     "BucketChangedError",
     "BucketTouchedError",
     "OperationNotImplemented",
+    "PullInterrupted",
+    "PullUsageError",
     "ReadOnlyStorageError",
+    "StorageTouchedError",
     "SuspiciousFileName",
 ]
 
@@ -76,3 +79,36 @@ class SuspiciousFileName(SuspiciousFileOperation, ValueError):
     ``FileSystemStorage``'s own path traversal errors, and a :class:`ValueError`,
     which ``FileSystemStorage`` raises for a NUL byte.
     """
+
+
+class StorageTouchedError(AssertionError):
+    """A :class:`~fallback_storage.testing.StorageGuard` saw writes reach its storage.
+
+    ``writes`` holds them, as :class:`~fallback_storage.testing.StorageWrite`
+    objects (S3 requests of a guarded bucket included).
+    """
+
+    def __init__(self, message: str, *, writes: tuple[object, ...]) -> None:
+        super().__init__(message)
+        self.writes = writes
+
+
+class PullUsageError(ValueError):
+    """``fallback_storage pull`` was asked for something it cannot pull.
+
+    A malformed name, pattern, ``--model`` or ``--filter``, a model or field
+    that does not exist, or a storage with no writable or no lower layer.
+    ``manage.py fallback_storage pull`` reports it and exits with 2.
+    """
+
+
+class PullInterrupted(KeyboardInterrupt):
+    """A pull was interrupted (Ctrl+C); the copies under way were abandoned, none left partial.
+
+    ``summary`` is the :class:`~fallback_storage.pull.Summary` of the files
+    finished before the interruption.
+    """
+
+    def __init__(self, summary: object) -> None:
+        super().__init__("the pull was interrupted")
+        self.summary = summary

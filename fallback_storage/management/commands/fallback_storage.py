@@ -4,9 +4,11 @@
     manage.py fallback_storage which NAME [--storage ALIAS] [--json]
     manage.py fallback_storage ls [PATH] [--storage ALIAS] [--json]
     manage.py fallback_storage whiteouts [PATH] [--clear [NAME ...]] [--storage ALIAS] [--json]
+    manage.py fallback_storage pull [PATH ...] [--model M ...] [--filter F ...] [--dry-run] ...
 
 Exit codes: 0 success; 1 not found (``which`` of a file no layer serves, ``ls`` of a path
-under which no layer serves anything); 2 usage or configuration error.
+under which no layer serves anything, ``pull`` of a name no lower layer has); 2 usage or
+configuration error; 3 some files could not be pulled; 130 ``pull`` was interrupted.
 
 With the ``whiteouts`` option on, ``which`` and ``ls`` read the storage's whiteouts
 (``FallbackStorage.list_whiteouts()``) and report a hidden copy as hidden, not as served.
@@ -22,18 +24,22 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.files.storage import InvalidStorageError, Storage, storages
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from fallback_storage import s3_guard
+from fallback_storage import pull_report, s3_guard
+from fallback_storage.exceptions import PullInterrupted, PullUsageError
 from fallback_storage.layer_view import layers as _layers
 from fallback_storage.layer_view import parts as _parts
 from fallback_storage.layer_view import whiteout_hiding as _whiteout_hiding
 from fallback_storage.layer_view import whiteouts_on as _whiteouts_on
 from fallback_storage.management.output import print_rows, print_table
 from fallback_storage.overlay import MARKER_PREFIX
+from fallback_storage.pull import parse_size, pull
+from fallback_storage.pull_selection import select
 from fallback_storage.readonly import ReadOnlyStorage
 from fallback_storage.storage import FallbackStorage
 
 NOT_FOUND = 1
 USAGE = 2
+INTERRUPTED = 130
 
 
 class Command(BaseCommand):
@@ -54,7 +60,28 @@ class Command(BaseCommand):
             metavar="NAME",
             help="Clear these whiteouts (every one under PATH when no NAME is given).",
         )
-        for subparser in (layers, which, ls, whiteouts):
+        pulling = actions.add_parser("pull", help="Copy lower layers' files into the writable one.")
+        pulling.add_argument("paths", nargs="*", metavar="PATH", help="Names, dirs/, patterns.")
+        pulling.add_argument(
+            "--model",
+            action="append",
+            default=[],
+            metavar="APP.MODEL[.FIELD]",
+            help="Pull the files rows of this model reference (repeatable).",
+        )
+        pulling.add_argument(
+            "--filter",
+            action="append",
+            default=[],
+            metavar="LOOKUP=VALUE",
+            help="Only rows matching this field lookup, e.g. created__gte=2026-01-01.",
+        )
+        pulling.add_argument("--workers", type=int, default=4, help="Parallel copies (4).")
+        pulling.add_argument("--max-size", metavar="SIZE", help="Skip larger files (e.g. 20M).")
+        pulling.add_argument(
+            "--dry-run", action="store_true", help="Only say what would be copied."
+        )
+        for subparser in (layers, which, ls, whiteouts, pulling):
             subparser.add_argument(
                 "--storage", default="default", help='The alias in settings.STORAGES ("default").'
             )
@@ -77,6 +104,8 @@ class Command(BaseCommand):
             self._which(alias, storage, layers, options["name"])
         elif action == "ls":
             self._ls(alias, storage, layers, options["path"])
+        elif action == "pull":
+            self._pull(alias, storage, options)
         else:
             self._whiteouts(alias, storage, options["path"], options["clear"])
 
@@ -189,6 +218,38 @@ class Command(BaseCommand):
             label = "cleared"
         rows = [{label: name} for name in names]
         self._print(names, rows, (label,))
+
+    def _pull(self, alias: str, storage: Storage, options: dict[str, Any]) -> None:
+        try:
+            if not 1 <= options["workers"] <= 64:
+                raise PullUsageError(
+                    f"--workers {options['workers']!r} is out of range; give 1 to 64."
+                )
+            max_size = parse_size(options["max_size"]) if options["max_size"] else None
+            selection = select(
+                storage, f"Storage {alias!r}", options["paths"], options["model"], options["filter"]
+            )
+        except PullUsageError as error:
+            raise CommandError(str(error), returncode=USAGE) from error
+        report = pull_report.for_command(self.stdout, self.stderr, quiet=self.as_json)
+        try:
+            summary = pull(
+                selection,
+                workers=options["workers"],
+                max_size=max_size,
+                dry_run=options["dry_run"],
+                report=report,
+            )
+        except PullInterrupted as interrupted:
+            message = pull_report.interrupted(interrupted.summary)  # type: ignore[arg-type]
+            raise CommandError(message, returncode=INTERRUPTED) from interrupted
+        if self.as_json:
+            self.stdout.write(json.dumps({"storage": alias, **summary.as_dict()}))
+        else:
+            self.stdout.write(pull_report.summary_line(summary))
+        code, message = pull_report.verdict(summary)
+        if code:
+            raise CommandError(message, returncode=code)
 
     # -- output -------------------------------------------------------------------------
 
