@@ -26,7 +26,9 @@ import errno
 import gzip
 import os
 import tempfile
+import threading
 import types
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -37,13 +39,16 @@ from fallback_storage import s3_guard
 from fallback_storage.name_checks import check_name
 from fallback_storage.readonly import ReadOnlyStorage
 
-__all__ = ["CHUNK_SIZE", "Stream", "copy_file", "copy_handle", "open_stream"]
+__all__ = ["CHUNK_SIZE", "Stream", "copy_file", "copy_handle", "open_stream", "prepare_source"]
 
 #: Bytes read and written at a time.
 CHUNK_SIZE = 64 * 1024
 _PARTIAL_PREFIX = ".fallback-storage-partial-"
 
 Progress = Callable[[int], object]
+
+_clients: weakref.WeakKeyDictionary[Any, tuple[Any, bool]] = weakref.WeakKeyDictionary()
+_clients_lock = threading.Lock()
 
 
 def copy_file(
@@ -95,11 +100,9 @@ def open_stream(source: Storage, name: str) -> Stream:
     S3 backend, a 404; a 403 too when a ``ReadOnlyStorage`` around it has
     ``forbidden_as_missing`` on), and whatever else the storage raises.
     """
-    backend, forbidden_as_missing = source, False
-    while isinstance(backend, ReadOnlyStorage):
+    backend, forbidden_as_missing = _unwrap_read_only(source)
+    if backend is not source:
         check_name(name, "open", "ReadOnlyStorage")
-        forbidden_as_missing = forbidden_as_missing or backend.forbidden_as_missing
-        backend = backend.backend
     if s3_guard.is_s3_storage(backend):
         return _open_s3(backend, name, forbidden_as_missing)
     handle = source.open(name, "rb")
@@ -108,6 +111,26 @@ def open_stream(source: Storage, name: str) -> Stream:
     except (AttributeError, OSError, ValueError):
         size = None
     return Stream(handle, size)
+
+
+def prepare_source(source: Storage) -> None:
+    """Make, in this thread, what :func:`open_stream` shares between threads for ``source``.
+
+    For an S3 backend that is its client: calling this where the storage was
+    used already (after a listing, say) saves each worker thread from
+    building a boto3 resource of its own.
+    """
+    backend = _unwrap_read_only(source)[0]
+    if s3_guard.is_s3_storage(backend):
+        _client(backend)
+
+
+def _unwrap_read_only(source: Storage) -> tuple[Storage, bool]:
+    backend, forbidden_as_missing = source, False
+    while isinstance(backend, ReadOnlyStorage):
+        forbidden_as_missing = forbidden_as_missing or backend.forbidden_as_missing
+        backend = backend.backend
+    return backend, forbidden_as_missing
 
 
 def _open_s3(storage: Any, name: str, forbidden_as_missing: bool) -> Stream:
@@ -122,8 +145,7 @@ def _open_s3(storage: Any, name: str, forbidden_as_missing: bool) -> Stream:
         for option, value in storage.get_object_parameters(name).items()
         if option in ALLOWED_DOWNLOAD_ARGS
     }
-    # The storage's own client: the S3 guard of a protected storage is on it.
-    client = storage.connection.meta.client
+    client = _client(storage)
     try:
         response = client.get_object(Bucket=storage.bucket_name, Key=key, **parameters)
     except ClientError as error:
@@ -140,7 +162,45 @@ def _open_s3(storage: Any, name: str, forbidden_as_missing: bool) -> Stream:
         # S3Storage.open() serves such an object decompressed; so does this.
         return Stream(_Gunzipped(body), None)
     size = response.get("ContentLength")
-    return Stream(body, size if isinstance(size, int) else None)
+    return Stream(_Body(body), size if isinstance(size, int) else None)
+
+
+class _Body:
+    """A GET's body; closing it after the last byte keeps the connection for the next GET."""
+
+    def __init__(self, body: Any) -> None:
+        self.body = body
+        self.finished = False
+
+    def read(self, size: int = -1) -> bytes:
+        chunk: bytes = self.body.read(size if size >= 0 else None)
+        self.finished = self.finished or not chunk or size < 0
+        return chunk
+
+    def close(self) -> None:
+        # Fully read, the connection went back to the pool; closing the body
+        # would close it, and the next GET would connect again. Cut short, it
+        # must be closed: the rest of the body is still on its way.
+        if not self.finished:
+            self.body.close()
+
+
+def _client(storage: Any) -> Any:
+    """The storage's own boto3 client, created once and shared by every thread.
+
+    ``S3Storage.connection`` builds a boto3 resource per thread, which takes
+    longer than downloading a small file; a botocore client is thread-safe, so
+    one serves every copy. It is the storage's own, so the S3 guard of a
+    protected storage is on it; one made before the storage was protected is
+    replaced.
+    """
+    protected = s3_guard.is_protected(storage)
+    with _clients_lock:
+        cached = _clients.get(storage)
+        if cached is None or cached[1] != protected:
+            cached = (storage.connection.meta.client, protected)
+            _clients[storage] = cached
+    return cached[0]
 
 
 class _Gunzipped:
@@ -164,7 +224,7 @@ def copy_handle(
         return _copy_into_directory(handle, name, target, progress)  # type: ignore[arg-type]
     counted = _Counting(handle, progress)
     try:
-        saved: str = target._save(name, File(counted, name))  # type: ignore[attr-defined]
+        saved: str = target._save(name, File(counted, name))  # type: ignore[attr-defined,arg-type]
     except BaseException:
         # Whatever part of the file got written must not pass for the file.
         with contextlib.suppress(Exception):
@@ -180,7 +240,9 @@ def copy_handle(
 def _writes_files_itself(target: Storage) -> bool:
     # A FileSystemStorage whose _save is Django's own, so writing its files
     # directly gives the same result; a subclass with its own _save keeps it.
-    return isinstance(target, FileSystemStorage) and type(target)._save is FileSystemStorage._save
+    return (
+        isinstance(target, FileSystemStorage) and type(target)._save is FileSystemStorage._save  # type: ignore[attr-defined]
+    )
 
 
 def _copy_into_directory(

@@ -30,7 +30,7 @@ from typing import Any, Protocol
 
 from django.core.files.storage import Storage
 
-from fallback_storage.copying import copy_handle, open_stream
+from fallback_storage.copying import copy_handle, open_stream, prepare_source
 from fallback_storage.exceptions import PullInterrupted, PullUsageError
 from fallback_storage.pull_selection import Item, Selection
 
@@ -173,6 +173,9 @@ def pull(
     def one(item: Item) -> Outcome:
         return _pull_one(item, dry_run, max_size, cancel, report.advance)
 
+    for layers in {id(item.layers): item.layers for item in selection.items}.values():
+        for index in layers.sources:
+            prepare_source(layers.layers[index])
     report.start(len(selection.items))
     executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fallback-storage-pull")
     futures: list[Future[Outcome]] = []

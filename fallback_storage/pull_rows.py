@@ -40,7 +40,7 @@ def select_rows(
         names = (
             rows.exclude(**{f"{field.attname}__isnull": True})
             .exclude(**{field.attname: ""})
-            .order_by()
+            .order_by(field.attname)
             .values_list(field.attname, flat=True)
             .distinct()
         )

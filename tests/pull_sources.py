@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any
+from typing import IO, Any, cast
 
 from django.core.files.base import File
 from django.core.files.storage import FileSystemStorage
@@ -43,14 +43,14 @@ class FaultyStorage(FileSystemStorage):
         self.lock = threading.Lock()
 
     def _open(self, name: str, mode: str = "rb") -> File[Any]:
-        handle = super()._open(name, mode)
+        raw = open(self.path(name), mode)  # noqa: SIM115 - closed by the File
         if self.started is not None:
             with open(self.started, "a") as started:
                 started.write(f"{name}\n")
         with self.lock:
             self.open_now += 1
             self.most_open = max(self.most_open, self.open_now)
-        return File(_Reader(self, handle.file, name in self.fail), name)
+        return File(cast(IO[bytes], _Reader(self, raw, name in self.fail)), name)
 
 
 class _Reader:
