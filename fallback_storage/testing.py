@@ -8,6 +8,9 @@
   :class:`~fallback_storage.exceptions.BucketTouchedError` with every such
   request, its key and the line of code it came from, even when the code under
   test caught the refusal.
+* :class:`StorageGuard` (context manager and decorator, re-exported from
+  :mod:`fallback_storage.storage_guard`): the same for any storage, by alias
+  or instance; a write through the storage API fails the test.
 * :class:`BucketSnapshot` and :func:`bucket_unchanged`: for CI jobs against a
   real bucket with read-only credentials, compare the listing (keys, ETags,
   sizes, LastModified) before and after, and report every difference.
@@ -38,6 +41,7 @@ from fallback_storage.exceptions import (
     ReadOnlyStorageError,
 )
 from fallback_storage.s3_guard import read_only_operations
+from fallback_storage.storage_guard import StorageGuard, StorageWrite
 
 if TYPE_CHECKING:
     import mypy_boto3_s3
@@ -47,6 +51,8 @@ __all__ = [
     "BucketSnapshot",
     "ObjectState",
     "S3Request",
+    "StorageGuard",
+    "StorageWrite",
     "bucket_unchanged",
 ]
 
