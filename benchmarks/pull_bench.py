@@ -204,7 +204,7 @@ def main() -> None:
     for index, row in enumerate(rows):
         if index < 2:
             print(border)
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
     print(border)
     ratio = statistics.median(ratios)
     verdict = "ok" if ratio <= 1.2 else "MISSED"

@@ -162,27 +162,7 @@ def _open_s3(storage: Any, name: str, forbidden_as_missing: bool) -> Stream:
         # S3Storage.open() serves such an object decompressed; so does this.
         return Stream(_Gunzipped(body), None)
     size = response.get("ContentLength")
-    return Stream(_Body(body), size if isinstance(size, int) else None)
-
-
-class _Body:
-    """A GET's body; closing it after the last byte keeps the connection for the next GET."""
-
-    def __init__(self, body: Any) -> None:
-        self.body = body
-        self.finished = False
-
-    def read(self, size: int = -1) -> bytes:
-        chunk: bytes = self.body.read(size if size >= 0 else None)
-        self.finished = self.finished or not chunk or size < 0
-        return chunk
-
-    def close(self) -> None:
-        # Fully read, the connection went back to the pool; closing the body
-        # would close it, and the next GET would connect again. Cut short, it
-        # must be closed: the rest of the body is still on its way.
-        if not self.finished:
-            self.body.close()
+    return Stream(body, size if isinstance(size, int) else None)
 
 
 def _client(storage: Any) -> Any:
