@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import gzip
 import os
 import tempfile
@@ -241,11 +242,7 @@ def _copy_into_directory(
                 if progress is not None:
                     progress(len(chunk))
         mode = target.file_permissions_mode
-        if mode is None:
-            umask = os.umask(0)
-            os.umask(umask)
-            mode = 0o666 & ~umask
-        os.chmod(partial, mode)
+        os.chmod(partial, 0o666 & ~_umask() if mode is None else mode)
         # link() refuses to replace a file that appeared meanwhile; rename() would not.
         os.link(partial, final)
     finally:
@@ -259,11 +256,27 @@ def _make_directories(target: FileSystemStorage, directory: str) -> None:
     if mode is None:
         os.makedirs(directory, exist_ok=True)
         return
-    old_umask = os.umask(0o777 & ~mode)
-    try:
-        os.makedirs(directory, mode, exist_ok=True)
-    finally:
-        os.umask(old_umask)
+    # One directory at a time, each chmod()ed, instead of changing the umask around
+    # makedirs(): the umask is the whole process's, and pull copies in several threads.
+    missing = []
+    while not os.path.isdir(directory):
+        missing.append(directory)
+        directory = os.path.dirname(directory)
+    for path in reversed(missing):
+        try:
+            os.mkdir(path)
+        except FileExistsError:
+            continue
+        os.chmod(path, mode)
+
+
+@functools.cache
+def _umask() -> int:
+    # Reading the umask means setting it; done once, so that no copy running in
+    # another thread creates a file while it is briefly 0.
+    umask = os.umask(0o077)
+    os.umask(umask)
+    return umask
 
 
 class _Counting:

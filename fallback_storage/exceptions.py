@@ -82,9 +82,9 @@ class SuspiciousFileName(SuspiciousFileOperation, ValueError):
 
 
 class StorageTouchedError(AssertionError):
-    """A :class:`~fallback_storage.testing.StorageGuard` saw writes reach its storage.
+    """A :class:`~fallback_storage.storage_guard.StorageGuard` saw writes reach its storage.
 
-    ``writes`` holds them, as :class:`~fallback_storage.testing.StorageWrite`
+    ``writes`` holds them, as :class:`~fallback_storage.storage_guard.StorageWrite`
     objects (S3 requests of a guarded bucket included).
     """
 

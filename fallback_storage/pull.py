@@ -9,7 +9,7 @@ The engine of ``manage.py fallback_storage pull``, usable from code too::
 
 Each selected file (:mod:`fallback_storage.pull_selection`) is streamed from
 the lower layer that serves it into the writable layer with
-:func:`fallback_storage.copying.copy_handle`, by a bounded pool of worker
+``fallback_storage.copying.copy_handle()``, by a bounded pool of worker
 threads. Lower layers are only read. It is idempotent and resumable: a file
 the writable layer already has is never copied again (it is *up to date* when
 the sizes match, *kept* otherwise), and a copy that fails or is interrupted

@@ -8,9 +8,9 @@
   :class:`~fallback_storage.exceptions.BucketTouchedError` with every such
   request, its key and the line of code it came from, even when the code under
   test caught the refusal.
-* :class:`StorageGuard` (context manager and decorator, re-exported from
-  :mod:`fallback_storage.storage_guard`): the same for any storage, by alias
-  or instance; a write through the storage API fails the test.
+* :class:`~fallback_storage.storage_guard.StorageGuard` (context manager and
+  decorator, re-exported here): the same for any storage, by alias or
+  instance; a write through the storage API fails the test.
 * :class:`BucketSnapshot` and :func:`bucket_unchanged`: for CI jobs against a
   real bucket with read-only credentials, compare the listing (keys, ETags,
   sizes, LastModified) before and after, and report every difference.

@@ -370,3 +370,24 @@ def test_usage_errors_exit_2(disk: Path, args: list[str], message: str) -> None:
         code, _, error = pull(*args, *([] if "--storage" in args else ["--storage", "media"]))
     assert code == 2
     assert message in error
+
+
+def test_parallel_copies_give_every_file_and_directory_its_permissions(
+    local_dir: Path, prod_dir: Path
+) -> None:
+    # directory_permissions_mode for every directory made, the umask for every file, with
+    # eight copies at a time (copying.py no longer changes the process's umask to do so).
+    seed(prod_dir, {f"d{n % 40}/sub/{n}.bin": b"x" for n in range(240)})
+    umask = os.umask(0o022)
+    try:
+        writable = on_disk(local_dir, directory_permissions_mode=0o750)
+        stack = fallback(writable, read_only(on_disk(prod_dir)))
+        with override_settings(STORAGES={"default": {"BACKEND": FILE_SYSTEM}, "media": stack}):
+            assert pull(".", "--storage", "media", "--workers", "8")[0] == 0
+    finally:
+        os.umask(umask)
+    directories = [p.stat().st_mode & 0o777 for p in local_dir.rglob("*") if p.is_dir()]
+    files = [p.stat().st_mode & 0o777 for p in local_dir.rglob("*") if p.is_file()]
+    assert (len(directories), len(files)) == (80, 240)
+    assert set(files) == {0o644}
+    assert set(directories) == {0o750}

@@ -323,7 +323,8 @@ def test_a_guarded_alias_of_a_read_only_s3_layer(bucket: Production, local_dir: 
     ):
         site = FallbackStorage(backends=[FileSystemStorage(location=str(local_dir)), "production"])
         with StorageGuard("production") as guard:  # a well-configured site: quiet
-            assert site.open("a.txt").read() == b"production a"
+            with site.open("a.txt") as handle:
+                assert handle.read() == b"production a"
             site.save("a.txt", ContentFile(b"local"))
         assert guard.writes == []
         with (
@@ -350,7 +351,8 @@ INNER_TESTS = """
 
     {marker}
     def test_reads(seeded):
-        assert default_storage.open("seed.txt").read() == b"seed"
+        with default_storage.open("seed.txt") as handle:
+            assert handle.read() == b"seed"
 
     {marker}
     def test_writes(seeded):
