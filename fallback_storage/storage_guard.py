@@ -110,14 +110,8 @@ class StorageGuard(contextlib.ContextDecorator):
             self._buckets = contextlib.ExitStack()
             from fallback_storage.testing import BucketGuard
 
-            buckets = sorted(
-                {
-                    str(storage.bucket_name)  # type: ignore[attr-defined]
-                    for storage in self._watched
-                    if s3_guard.is_s3_storage(storage)
-                }
-            )
-            if buckets:
+            s3 = [storage for storage in self._watched if s3_guard.is_s3_storage(storage)]
+            if buckets := sorted({str(getattr(storage, "bucket_name", "")) for storage in s3}):
                 self._buckets.enter_context(BucketGuard(*buckets, block=self.block))
             with _lock:
                 for storage in self._watched:
@@ -141,16 +135,11 @@ class StorageGuard(contextlib.ContextDecorator):
         try:
             self._buckets.close()
         except BucketTouchedError as touched:
-            for request in touched.requests:
-                self._see(
-                    StorageWrite(
-                        operation=request.operation,  # type: ignore[attr-defined]
-                        name=", ".join(request.keys) or None,  # type: ignore[attr-defined]
-                        storage=f"s3://{request.bucket}",  # type: ignore[attr-defined]
-                        called_from=request.called_from,  # type: ignore[attr-defined]
-                        thread=request.thread,  # type: ignore[attr-defined]
-                    )
-                )
+            requests: list[Any] = list(touched.requests)  # fallback_storage.testing.S3Request
+            for r in requests:
+                where = f"s3://{r.bucket}"
+                keys = ", ".join(r.keys) or None
+                self._see(StorageWrite(r.operation, keys, where, r.called_from, r.thread))
         if self.writes:
             raise StorageTouchedError(self.report(), writes=tuple(self.writes))
 

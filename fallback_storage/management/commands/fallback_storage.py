@@ -43,7 +43,7 @@ INTERRUPTED = 130
 
 
 class Command(BaseCommand):
-    help = "Show the layers of a FallbackStorage, which layer serves a file, and merged listings."
+    help = "Show the layers of a FallbackStorage, which layer serves a file, merged listings; pull."
 
     def add_arguments(self, parser: CommandParser) -> None:
         actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
