@@ -72,7 +72,8 @@ def main(config_path: str) -> None:
             elif command == "save":
                 result = storage.save(name, ContentFile(rest[0].encode()))
             elif command == "delete":
-                result = storage.delete(name)
+                storage.delete(name)
+                result = None
             else:
                 raise ValueError(f"unknown command {command!r}")
         except Exception as error:  # noqa: BLE001 - reported to the test
