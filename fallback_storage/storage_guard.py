@@ -4,7 +4,9 @@
 ``StorageGuard(storage)`` watches that storage instance and every layer it
 reaches (lazy objects such as ``default_storage`` unwrapped, the layers of a
 ``FallbackStorage`` or ``ReadOnlyStorage`` followed), so a write through any
-other storage that holds it as a layer is seen too. A write is ``save()``,
+other storage that holds it as a layer is seen too. A ``ReadOnlyStorage``
+itself is not watched: it refuses writes before they reach anything; the
+backend inside it is. A write is ``save()``,
 ``delete()``, ``open()`` in a mode that can write, and every other method the
 backend has that :mod:`fallback_storage.method_kinds` does not know as a read
 (``clear_whiteouts()``, ``post_process()``, a custom ``publish()``...). For an
@@ -183,10 +185,14 @@ def _resolve(target: str | Storage) -> Storage:
 
 
 def _reachable(roots: Iterable[Storage]) -> list[Storage]:
+    # A read-only storage (ReadOnlyStorage) refuses writes before they reach its
+    # backend, as a FallbackStorage relies on to fall through: such a refusal is
+    # not a write, and the backend inside is watched instead.
     found: dict[int, Storage] = {}
     for root in roots:
         for storage in cloud_guards.reachable(root):
-            found.setdefault(id(storage), storage)
+            if getattr(storage, "read_only", False) is not True:
+                found.setdefault(id(storage), storage)
     return list(found.values())
 
 

@@ -464,3 +464,35 @@ def test_a_guard_through_the_plugin_leaves_the_storage_as_it_was(inner: pytest.P
     inner.makepyfile(INNER_TESTS.format(marker='@pytest.mark.untouched_storages("default")'))
     run(inner)
     assert set(vars(storages["default"])) & {"save", "_save", "delete", "open", "_open"} == set()
+
+
+def test_a_read_only_layer_s_refusals_are_not_writes_but_its_backend_s_are(
+    local_dir: Path, prod_dir: Path
+) -> None:
+    read_only = {
+        "BACKEND": "fallback_storage.storage.ReadOnlyStorage",
+        "OPTIONS": {
+            "backend": {
+                "BACKEND": "django.core.files.storage.FileSystemStorage",
+                "OPTIONS": {"location": str(prod_dir)},
+            }
+        },
+    }
+    with override_settings(
+        STORAGES={
+            "default": {"BACKEND": "django.core.files.storage.InMemoryStorage"},
+            "production": read_only,
+        }
+    ):
+        # The read-only layer first: every save is refused there and falls through.
+        site = FallbackStorage(backends=["production", FileSystemStorage(location=str(local_dir))])
+        with StorageGuard("production") as guard:
+            assert site.save("upload.txt", ContentFile(b"upload")) == "upload.txt"
+        assert guard.writes == []
+        with (
+            pytest.raises(StorageTouchedError, match="save 'around.txt' on FileSystemStorage"),
+            StorageGuard("production", block=False),
+        ):
+            storages["production"].backend.save("around.txt", ContentFile(b"around"))  # type: ignore[attr-defined]
+    assert listing(local_dir) == ["upload.txt"]
+    assert listing(prod_dir) == ["around.txt"]  # block=False let it through
