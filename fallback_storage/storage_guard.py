@@ -229,9 +229,7 @@ def _watch(storage: Storage, guard: StorageGuard) -> None:
 
 
 def _unwatch(storage: Storage, guard: StorageGuard) -> None:
-    entry = _watching.get(id(storage))
-    if entry is None:
-        return
+    entry = _watching[id(storage)]
     entry[1].remove(guard)
     if entry[1]:
         return

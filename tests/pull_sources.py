@@ -1,13 +1,15 @@
 """Lower layers for the pull tests: local directories whose files read slowly or break mid-stream.
 
 Not a test module. ``FaultyStorage`` is a real ``FileSystemStorage``; only the
-handle its ``open()`` returns is wrapped, so that a read can wait (``delay``
-seconds per read) or, for the names in ``fail``, raise after the first chunk:
-``OSError`` (a connection reset) or ``KeyboardInterrupt`` (Ctrl+C arriving in
-a worker thread). ``started`` is a file that every ``open()`` appends the name
-to, so another process can tell that a copy is under way. Every read size is
-recorded in ``read_sizes`` and the number of files open at once in
-``most_open``.
+handle its ``open()`` returns is wrapped: a read can wait (``delay`` seconds per
+read); for the names in ``fail`` a read after the first chunk raises
+``OSError`` (a connection reset) or ``KeyboardInterrupt`` (Ctrl+C arriving in a
+worker thread); with ``sizeless`` the handle cannot tell its size; with
+``appear``, the file at that path is created during the first read, as if
+another process had written it meanwhile. ``started`` is a file that every
+``open()`` appends the name to, so another process can tell that a copy is
+under way. Every read size is recorded in ``read_sizes`` and the number of
+files open at once in ``most_open``.
 """
 
 from __future__ import annotations
@@ -30,9 +32,13 @@ class FaultyStorage(FileSystemStorage):
         fail: tuple[str, ...] | list[str] = (),
         raise_kind: str = "oserror",
         started: str | None = None,
+        sizeless: bool = False,
+        appear: str | None = None,
         **options: Any,
     ) -> None:
         super().__init__(**options)
+        self.sizeless = sizeless
+        self.appear = appear
         self.delay = delay
         self.fail = frozenset(fail)
         self.raise_kind = raise_kind
@@ -64,6 +70,9 @@ class _Reader:
     def read(self, size: int = -1) -> bytes:
         with self.storage.lock:
             self.storage.read_sizes.append(size)
+        if self.storage.appear is not None and self.reads == 0:
+            with open(self.storage.appear, "wb") as meanwhile:
+                meanwhile.write(b"written meanwhile")
         if self.storage.delay:
             time.sleep(self.storage.delay)
         if self.fails and self.reads >= 1:
@@ -82,4 +91,6 @@ class _Reader:
         self.raw.close()
 
     def __getattr__(self, attribute: str) -> Any:
+        if self.storage.sizeless and attribute in ("size", "name", "seek", "tell"):
+            raise AttributeError(attribute)
         return getattr(self.raw, attribute)

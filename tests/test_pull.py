@@ -391,3 +391,72 @@ def test_parallel_copies_give_every_file_and_directory_its_permissions(
     assert (len(directories), len(files)) == (80, 240)
     assert set(files) == {0o644}
     assert set(directories) == {0o750}
+
+
+def test_a_file_of_unknown_size_over_max_size_is_stopped_mid_stream(
+    local_dir: Path, prod_dir: Path
+) -> None:
+    seed(prod_dir, {"big.bin": os.urandom(3 * CHUNK_SIZE), "small.bin": b"small"})
+    with faulty(local_dir, prod_dir, sizeless=True):
+        code, out, _ = pull(".", "--storage", "media", "--max-size", "100K", "--json")
+    assert code == 0
+    statuses = {entry["name"]: entry["status"] for entry in json.loads(out)["files"]}
+    assert statuses == {"big.bin": "too_large", "small.bin": "copied"}
+    assert files_in(local_dir) == {"small.bin": b"small"}  # no partial copy of big.bin
+
+
+def test_a_file_written_meanwhile_is_kept_not_replaced(local_dir: Path, prod_dir: Path) -> None:
+    seed(prod_dir, {"a.bin": os.urandom(2 * CHUNK_SIZE)})
+    with faulty(local_dir, prod_dir, appear=str(local_dir / "a.bin")):
+        code, out, _ = pull("a.bin", "--storage", "media", "--json")
+    assert code == 0
+    assert [entry["status"] for entry in json.loads(out)["files"]] == ["kept_local"]
+    assert files_in(local_dir) == {"a.bin": b"written meanwhile"}
+
+
+def test_pull_needs_a_worker() -> None:
+    from fallback_storage.pull import pull as pull_files
+    from fallback_storage.pull_selection import Selection
+
+    with pytest.raises(ValueError, match=r"pull\(\) needs at least one worker, got workers=0."):
+        pull_files(Selection([], []), workers=0)
+
+
+def test_a_failing_report_stops_the_pull(disk: Path, local_dir: Path) -> None:
+    from fallback_storage.pull import Outcome
+    from fallback_storage.pull import pull as pull_files
+    from fallback_storage.pull_selection import select
+
+    class BrokenPipe:
+        def start(self, files: int) -> None:
+            pass
+
+        def advance(self, size: int) -> None:
+            pass
+
+        def finish(self, outcome: Outcome) -> None:
+            raise BrokenPipeError(32, "Broken pipe")
+
+        def close(self) -> None:
+            pass
+
+    selection = select(storages["media"], "media", ["."], [], [])
+    with pytest.raises(BrokenPipeError):
+        pull_files(selection, workers=1, report=BrokenPipe())
+    assert len(files_in(local_dir)) < len(OBJECTS)
+
+
+@pytest.mark.parametrize(
+    ("text", "size"),
+    [
+        ("1000", 1000),
+        ("512K", 512 * 1024),
+        ("1.5M", 1536 * 1024),
+        ("2GiB", 2 * 1024**3),
+        (" 3 kb ", 3072),
+    ],
+)
+def test_max_size_units(text: str, size: int) -> None:
+    from fallback_storage.pull import parse_size
+
+    assert parse_size(text) == size

@@ -162,3 +162,19 @@ def test_model_and_filter_mistakes_exit_2(rows: None, args: list[str], message: 
     code, _, error = pull(*args)
     assert code == 2
     assert error.startswith(message)
+
+
+def test_dry_run_of_rows_and_a_file_only_the_local_layer_has(rows: None, local_dir: Path) -> None:
+    Report.objects.create(title="lost", created=datetime.date(2026, 4, 1), pdf="reports/lost.pdf")
+    seed(local_dir, {"reports/local.pdf": b"uploaded in development"})
+    Report.objects.create(title="local", created=datetime.date(2026, 5, 1), pdf="reports/local.pdf")
+    code, out, _ = pull("--model", "testapp.Report.pdf", "--dry-run", "--json")
+    assert code == 1  # reports/lost.pdf is in no layer
+    statuses = {entry["name"]: entry["status"] for entry in json.loads(out)["files"]}
+    assert statuses == {
+        "reports/2025.pdf": "would_copy",
+        "reports/2026.pdf": "would_copy",
+        "reports/local.pdf": "kept_local",
+        "reports/lost.pdf": "missing",
+    }
+    assert files_in(local_dir) == {"reports/local.pdf": b"uploaded in development"}

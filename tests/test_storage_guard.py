@@ -267,6 +267,27 @@ def test_own_attributes_are_put_back(disk: FileSystemStorage) -> None:
     assert disk.delete is own_delete
 
 
+def test_a_method_replaced_during_the_guard_stays_replaced(disk: FileSystemStorage) -> None:
+    def replaced(name: str) -> None:
+        pass
+
+    with StorageGuard(disk):
+        disk.delete = replaced  # type: ignore[method-assign]
+    assert disk.delete is replaced
+    assert "save" not in vars(disk)
+
+
+def test_a_save_without_a_name_is_reported_with_the_content_s_name(
+    disk: FileSystemStorage,
+) -> None:
+    with (
+        pytest.raises(StorageTouchedError, match="save 'from-content.txt' on FileSystemStorage"),
+        StorageGuard(disk),
+        pytest.raises(PermissionError),
+    ):
+        disk.save(None, ContentFile(b"x", name="from-content.txt"))
+
+
 def test_bad_targets() -> None:
     with pytest.raises(ValueError, match=r"StorageGuard needs storages or aliases .*, got \(\)"):
         StorageGuard()
