@@ -385,9 +385,13 @@ INNER_TESTS = """
 
 
 @pytest.fixture
-def inner(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
+def inner(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.Pytester]:
+    """In-process runs that share this process's storages: remove what they leave in "default"."""
     monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
-    return pytester
+    before = set(storages["default"].listdir("")[1])
+    yield pytester
+    for name in set(storages["default"].listdir("")[1]) - before:
+        storages["default"].delete(name)
 
 
 def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
@@ -478,7 +482,6 @@ def test_plugin_fixture_and_a_marker_with_an_instance(inner: pytest.Pytester) ->
             "test_marker_with_an_instance*",
         ]
     )
-    default_storage.delete("f.txt")  # the inner run shares this process's storages
 
 
 def test_a_guard_through_the_plugin_leaves_the_storage_as_it_was(inner: pytest.Pytester) -> None:
