@@ -28,7 +28,10 @@ __all__ = [
     "OriginForbiddenError",
     "OriginTimeoutError",
     "OriginUnreachableError",
+    "PullInterrupted",
+    "PullUsageError",
     "ReadOnlyStorageError",
+    "StorageTouchedError",
     "SuspiciousFileName",
 ]
 
@@ -145,3 +148,36 @@ class OriginTimeoutError(HTTPOriginError, TimeoutError):
 
 class OriginForbiddenError(HTTPOriginError, PermissionError):
     """The origin answered 401 or 403: the storage's credentials are missing or refused."""
+
+
+class StorageTouchedError(AssertionError):
+    """A :class:`~fallback_storage.storage_guard.StorageGuard` saw writes reach its storage.
+
+    ``writes`` holds them, as :class:`~fallback_storage.storage_guard.StorageWrite`
+    objects (S3 requests of a guarded bucket included).
+    """
+
+    def __init__(self, message: str, *, writes: tuple[object, ...]) -> None:
+        super().__init__(message)
+        self.writes = writes
+
+
+class PullUsageError(ValueError):
+    """``fallback_storage pull`` was asked for something it cannot pull.
+
+    A malformed name, pattern, ``--model`` or ``--filter``, a model or field
+    that does not exist, or a storage with no writable or no lower layer.
+    ``manage.py fallback_storage pull`` reports it and exits with 2.
+    """
+
+
+class PullInterrupted(KeyboardInterrupt):
+    """A pull was interrupted (Ctrl+C); the copies under way were abandoned, none left partial.
+
+    ``summary`` is the :class:`~fallback_storage.pull.Summary` of the files
+    finished before the interruption.
+    """
+
+    def __init__(self, summary: object) -> None:
+        super().__init__("the pull was interrupted")
+        self.summary = summary

@@ -7,12 +7,19 @@
   end of the test and returns the :class:`~fallback_storage.testing.BucketGuard`.
 * ``bucket_snapshot("prod-media")``: a fixture that snapshots the bucket now
   and asserts at teardown that its listing did not change.
+* ``--untouched-storage ALIAS`` (repeatable), the ini option
+  ``untouched_storages``, ``@pytest.mark.untouched_storages("production", ...)``
+  and the ``storage_guard("production")`` fixture do the same for any storage,
+  with :class:`~fallback_storage.testing.StorageGuard`: a write through the
+  storage API (save, delete, write-mode open, a backend's own write methods)
+  fails the test.
 
-Buckets from the option or the ini file are guarded during the setup, call and
+Buckets and storages from the options or the ini file are guarded during the setup, call and
 teardown of every test, so a write from a fixture is reported against the test
 that used it; a marker guards the test function only, so fixtures may seed a
-fake (moto) production bucket. A test that sends a request that is not a read
-to a guarded bucket fails with the guard's report. Disable the plugin with
+fake (moto) production bucket or storage. A test that sends a request that is
+not a read to a guarded bucket, or writes to a guarded storage, fails with the
+guard's report. Disable the plugin with
 ``-p no:fallback_storage``.
 """
 
@@ -20,14 +27,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Generator, Iterator
 from contextlib import ExitStack
+from typing import Any
 
 import pytest
+from django.core.files.storage import Storage
 
-from fallback_storage.testing import BucketGuard, BucketSnapshot
+from fallback_storage.testing import BucketGuard, BucketSnapshot, StorageGuard
 
-__all__ = ["bucket_snapshot", "production_guard"]
+__all__ = ["bucket_snapshot", "production_guard", "storage_guard"]
 
 _MARKER = "untouched_buckets"
+_STORAGE_MARKER = "untouched_storages"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -47,6 +57,21 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=[],
         help="Buckets every test must leave untouched, as --untouched-bucket.",
     )
+    group.addoption(
+        "--untouched-storage",
+        action="append",
+        default=[],
+        dest="untouched_storages",
+        metavar="ALIAS",
+        help="Fail any test that writes to the storage settings.STORAGES[ALIAS] (repeatable).",
+    )
+    parser.addini(
+        "untouched_storages",
+        type="args",
+        default=[],
+        help="Aliases of settings.STORAGES every test must leave untouched, as "
+        "--untouched-storage.",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -54,6 +79,11 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers",
         f"{_MARKER}(*names): fail the test if an S3 request that is not a read reaches "
         f"one of these buckets (fallback_storage.testing.BucketGuard).",
+    )
+    config.addinivalue_line(
+        "markers",
+        f"{_STORAGE_MARKER}(*aliases_or_storages): fail the test if a write reaches one of "
+        f"these storages (fallback_storage.testing.StorageGuard).",
     )
 
 
@@ -71,11 +101,33 @@ def guarded_buckets(item: pytest.Item, *, markers: bool = True) -> frozenset[str
     return frozenset(names)
 
 
+def guarded_storages(item: pytest.Item, *, markers: bool = True) -> tuple[str | Storage, ...]:
+    """The storages ``item`` must leave untouched: the option, the ini value and its markers."""
+    targets: dict[object, str | Storage] = {}
+    for alias in [
+        *(item.config.getoption("untouched_storages") or ()),
+        *item.config.getini("untouched_storages"),
+    ]:
+        targets.setdefault(alias, alias)
+    for marker in item.iter_markers(_STORAGE_MARKER) if markers else ():
+        if not marker.args:
+            raise pytest.UsageError(
+                f"@pytest.mark.{_STORAGE_MARKER}() on {item.nodeid} names no storage; "
+                f'name them, e.g. @pytest.mark.{_STORAGE_MARKER}("production").'
+            )
+        for target in marker.args:
+            targets.setdefault(target if isinstance(target, str) else id(target), target)
+    return tuple(targets.values())
+
+
 def _guard(item: pytest.Item, *, markers: bool) -> Generator[None, object, object]:
     buckets = guarded_buckets(item, markers=markers)
-    if not buckets:
-        return (yield)
-    with BucketGuard(*sorted(buckets)):
+    targets = guarded_storages(item, markers=markers)
+    with ExitStack() as stack:
+        if buckets:
+            stack.enter_context(BucketGuard(*sorted(buckets)))
+        if targets:
+            stack.enter_context(StorageGuard(*targets))
         return (yield)
 
 
@@ -111,6 +163,23 @@ def production_guard() -> Iterator[Callable[..., BucketGuard]]:
 
         def guard(*buckets: str, block: bool = True) -> BucketGuard:
             return stack.enter_context(BucketGuard(*buckets, block=block))
+
+        yield guard
+
+
+@pytest.fixture
+def storage_guard() -> Iterator[Callable[..., StorageGuard]]:
+    """Guard storages from the call until the end of the test: ``storage_guard("production")``.
+
+    Takes the arguments of :class:`~fallback_storage.testing.StorageGuard`
+    (aliases of ``settings.STORAGES`` or storages, ``block``, ``read_methods``)
+    and returns the guard, whose ``writes`` the test can inspect. A write fails
+    the test at teardown.
+    """
+    with ExitStack() as stack:
+
+        def guard(*targets: str | Storage, **options: Any) -> StorageGuard:
+            return stack.enter_context(StorageGuard(*targets, **options))
 
         yield guard
 

@@ -8,6 +8,9 @@
   :class:`~fallback_storage.exceptions.BucketTouchedError` with every such
   request, its key and the line of code it came from, even when the code under
   test caught the refusal.
+* :class:`~fallback_storage.storage_guard.StorageGuard` (context manager and
+  decorator, re-exported here): the same for any storage, by alias or
+  instance; a write through the storage API fails the test.
 * :class:`BucketSnapshot` and :func:`bucket_unchanged`: for CI jobs against a
   real bucket with read-only credentials, compare the listing (keys, ETags,
   sizes, LastModified) before and after, and report every difference.
@@ -39,6 +42,7 @@ from fallback_storage.exceptions import (
     ReadOnlyStorageError,
 )
 from fallback_storage.s3_guard import read_only_operations
+from fallback_storage.storage_guard import StorageGuard, StorageWrite
 
 if TYPE_CHECKING:
     import mypy_boto3_s3
@@ -51,6 +55,8 @@ __all__ = [
     "GCSBucketGuard",
     "ObjectState",
     "S3Request",
+    "StorageGuard",
+    "StorageWrite",
     "bucket_unchanged",
 ]
 

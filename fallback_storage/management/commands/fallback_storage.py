@@ -4,10 +4,12 @@
     manage.py fallback_storage which NAME [--storage ALIAS] [--json]
     manage.py fallback_storage ls [PATH] [--storage ALIAS] [--json]
     manage.py fallback_storage whiteouts [PATH] [--clear [NAME ...]] [--storage ALIAS] [--json]
+    manage.py fallback_storage pull [PATH ...] [--model M ...] [--filter F ...] [--dry-run] ...
 
 Exit codes: 0 success; 1 not found (``which`` of a file no layer serves, ``ls`` of a path
-under which no layer serves anything); 2 usage or configuration error. ``ls`` of a file lists
-that file, as ``ls`` does.
+under which no layer serves anything, ``pull`` of a name no lower layer has); 2 usage or
+configuration error; 3 some files could not be pulled; 130 ``pull`` was interrupted. ``ls`` of a
+file lists that file, as ``ls`` does.
 
 With the ``whiteouts`` option on, ``which`` and ``ls`` read the storage's whiteouts
 (``FallbackStorage.list_whiteouts()``) and report a hidden copy as hidden, not as served.
@@ -16,24 +18,33 @@ With the ``whiteouts`` option on, ``which`` and ``ls`` read the storage's whiteo
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 from django.core.files.storage import InvalidStorageError, Storage, storages
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from fallback_storage import s3_guard
+from fallback_storage import pull_report, s3_guard
+from fallback_storage.exceptions import PullInterrupted, PullUsageError
+from fallback_storage.layer_view import layers as _layers
+from fallback_storage.layer_view import parts as _parts
+from fallback_storage.layer_view import whiteout_hiding as _whiteout_hiding
+from fallback_storage.layer_view import whiteouts_on as _whiteouts_on
+from fallback_storage.management.output import print_rows, print_table
+from fallback_storage.pull import parse_size, pull
+from fallback_storage.pull_selection import select
 from fallback_storage.readonly import ReadOnlyStorage
 from fallback_storage.storage import FallbackStorage
 from fallback_storage.whiteouts import MARKER_PREFIX
 
 NOT_FOUND = 1
 USAGE = 2
+INTERRUPTED = 130
 
 
 class Command(BaseCommand):
-    help = "Show the layers of a FallbackStorage, which layer serves a file, and merged listings."
+    help = "Show the layers of a FallbackStorage, which layer serves a file, merged listings; pull."
 
     def add_arguments(self, parser: CommandParser) -> None:
         actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -50,7 +61,28 @@ class Command(BaseCommand):
             metavar="NAME",
             help="Clear these whiteouts (every one under PATH when no NAME is given).",
         )
-        for subparser in (layers, which, ls, whiteouts):
+        pulling = actions.add_parser("pull", help="Copy lower layers' files into the writable one.")
+        pulling.add_argument("paths", nargs="*", metavar="PATH", help="Names, dirs/, patterns.")
+        pulling.add_argument(
+            "--model",
+            action="append",
+            default=[],
+            metavar="APP.MODEL[.FIELD]",
+            help="Pull the files rows of this model reference (repeatable).",
+        )
+        pulling.add_argument(
+            "--filter",
+            action="append",
+            default=[],
+            metavar="LOOKUP=VALUE",
+            help="Only rows matching this field lookup, e.g. created__gte=2026-01-01.",
+        )
+        pulling.add_argument("--workers", type=int, default=4, help="Parallel copies (4).")
+        pulling.add_argument("--max-size", metavar="SIZE", help="Skip larger files (e.g. 20M).")
+        pulling.add_argument(
+            "--dry-run", action="store_true", help="Only say what would be copied."
+        )
+        for subparser in (layers, which, ls, whiteouts, pulling):
             subparser.add_argument(
                 "--storage", default="default", help='The alias in settings.STORAGES ("default").'
             )
@@ -73,6 +105,8 @@ class Command(BaseCommand):
             self._which(alias, storage, layers, options["name"])
         elif action == "ls":
             self._ls(alias, storage, layers, options["path"])
+        elif action == "pull":
+            self._pull(alias, storage, options)
         else:
             self._whiteouts(alias, storage, options["path"], options["clear"])
 
@@ -192,27 +226,45 @@ class Command(BaseCommand):
         rows = [{label: name} for name in names]
         self._print(names, rows, (label,))
 
+    def _pull(self, alias: str, storage: Storage, options: dict[str, Any]) -> None:
+        try:
+            if not 1 <= options["workers"] <= 64:
+                raise PullUsageError(
+                    f"--workers {options['workers']!r} is out of range; give 1 to 64."
+                )
+            max_size = parse_size(options["max_size"]) if options["max_size"] else None
+            selection = select(
+                storage, f"Storage {alias!r}", options["paths"], options["model"], options["filter"]
+            )
+        except PullUsageError as error:
+            raise CommandError(str(error), returncode=USAGE) from error
+        report = pull_report.for_command(self.stdout, self.stderr, quiet=self.as_json)
+        try:
+            summary = pull(
+                selection,
+                workers=options["workers"],
+                max_size=max_size,
+                dry_run=options["dry_run"],
+                report=report,
+            )
+        except PullInterrupted as interrupted:
+            message = pull_report.interrupted(interrupted.summary)  # type: ignore[arg-type]
+            raise CommandError(message, returncode=INTERRUPTED) from interrupted
+        if self.as_json:
+            self.stdout.write(json.dumps({"storage": alias, **summary.as_dict()}))
+        else:
+            self.stdout.write(pull_report.summary_line(summary))
+        code, message = pull_report.verdict(summary)
+        if code:
+            raise CommandError(message, returncode=code)
+
     # -- output -------------------------------------------------------------------------
 
     def _print(self, data: object, rows: list[dict[str, Any]], columns: Sequence[str]) -> None:
-        if self.as_json:
-            self.stdout.write(json.dumps(data))
-        else:
-            self._table(rows, columns)
+        print_rows(self.stdout, self.as_json, data, rows, columns)
 
     def _table(self, rows: list[dict[str, Any]], columns: Sequence[str]) -> None:
-        cells = [[column.upper() for column in columns]]
-        cells += [[_cell(row.get(column)) for column in columns] for row in rows]
-        widths = [max(len(line[i]) for line in cells) for i in range(len(columns))]
-        for line in cells:
-            text = "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True))
-            self.stdout.write(text.rstrip())
-
-
-def _layers(storage: Storage) -> tuple[Storage, ...]:
-    if isinstance(storage, FallbackStorage):
-        return storage.backends
-    return (storage,)
+        print_table(self.stdout, rows, columns)
 
 
 def _describe(index: int, layer: Storage) -> dict[str, Any]:
@@ -250,50 +302,9 @@ def _http_origin(storage: Storage) -> str | None:
     return storage.url(None) if isinstance(storage, HTTPStorage) else None
 
 
-def _whiteouts_on(storage: Storage) -> bool:
-    return isinstance(storage, FallbackStorage) and storage.whiteouts
-
-
 def _with_hidden(storage: Storage, columns: list[str]) -> list[str]:
     # The HIDDEN_IN column only where something can be hidden.
     return [*columns, "hidden_in"] if _whiteouts_on(storage) else columns
-
-
-def _parts(name: str) -> list[str]:
-    return [part for part in name.replace("\\", "/").split("/") if part not in ("", ".")]
-
-
-def _whiteout_hiding(storage: Storage) -> Callable[[int, str], str | None]:
-    """A function telling which whiteout, if any, hides a layer's copy of a name.
-
-    It follows the documented rule, through the public API only: a whiteout of
-    a name or of one of its directories hides it in every layer but the
-    writable one (the first that is not read-only).
-    """
-    if not (isinstance(storage, FallbackStorage) and storage.whiteouts):
-        return lambda index, name: None
-    # One listing of the writable layer, instead of a look per name and directory.
-    whiteouts = set(storage.list_whiteouts())
-    layers = storage.backends
-    writable = next(
-        (
-            index
-            for index, layer in enumerate(layers)
-            if getattr(layer, "read_only", False) is not True
-        ),
-        0,
-    )
-
-    def hiding(index: int, name: str) -> str | None:
-        if index == writable:
-            return None
-        parts = _parts(name)
-        for depth in range(1, len(parts) + 1):
-            if (covering := "/".join(parts[:depth])) in whiteouts:
-                return covering
-        return None
-
-    return hiding
 
 
 def _exists(layer: Storage, name: str) -> bool:
@@ -305,7 +316,3 @@ def _exists(layer: Storage, name: str) -> bool:
 
 def _indexes(indexes: list[int]) -> str:
     return ",".join(str(index) for index in indexes)
-
-
-def _cell(value: object) -> str:
-    return "-" if value is None or value == "" else str(value)
