@@ -93,6 +93,8 @@ def _is_access_point(bucket: str) -> bool:
 def _refusal(what: str, *, operation: str, target: Target | None, backend: str) -> Exception:
     location = target.location() if target is not None else None
     where = f" on {location!r}" if location else ""
+    if target is not None and target.bucket is not None and _is_access_point(target.bucket):
+        where += " (an access point, which may reach a protected bucket)"
     return ReadOnlyStorageError(
         f"{what}{where} was refused; {backend} is wrapped in ReadOnlyStorage, which keeps "
         f"its bucket read-only in this whole process, so write to a writable layer or to "
@@ -180,37 +182,47 @@ def _check_signature(
     expires_in: int | None = None,
     signing_name: str | None = None,
 ) -> Any:
-    if signer._service_id.hyphenize() == s3_operations.SERVICE:
-        context = request.context
-        target: Target | None = context.get(TARGET)
-        method = str(request.method or "").upper()
-        if signing_type == "presign-post":
-            fields = context.get("s3-presign-post-fields") or {}
-            if target is not None:
-                target = dataclasses.replace(target, key=_text(fields.get("key")), reads=False)
-            backend = _protector(target) if target else _unknown_target_protector()
-            if backend is not None:
-                raise _refusal(
-                    "Presigned POST for S3 operation 'PutObject'",
-                    operation="PutObject",
-                    target=target,
-                    backend=backend,
-                )
-        elif signing_type == "presign-url":
-            backend = _protector(target) if target else _unknown_target_protector()
-            if backend is not None and target is not None and not target.reads:
-                raise _refusal(
-                    f"Presigning S3 operation {operation_name!r}",
-                    operation=operation_name,
-                    target=target,
-                    backend=backend,
-                )
-            _check_sent(operation_name, method, target, what=f"Presigned {method} URL")
-        else:
-            _check_sent(operation_name, method, target, what=f"Signed HTTP {method} request")
-    return original(
+    is_s3 = signer._service_id.hyphenize() == s3_operations.SERVICE
+    if is_s3:
+        _check_signing(operation_name, request, signing_type)
+    signed = original(
         signer, operation_name, request, region_name, signing_type, expires_in, signing_name
     )
+    if is_s3:
+        # Once more with what was signed: a before-sign handler may have changed the method.
+        _check_signing(operation_name, request, signing_type)
+    return signed
+
+
+def _check_signing(operation: str, request: Any, signing_type: str) -> None:
+    context = request.context
+    target: Target | None = context.get(TARGET)
+    method = str(request.method or "").upper()
+    if signing_type == "presign-post":
+        fields = context.get("s3-presign-post-fields") or {}
+        if target is not None:
+            target = dataclasses.replace(target, key=_text(fields.get("key")), reads=False)
+        backend = _protector(target) if target else _unknown_target_protector()
+        if backend is not None:
+            raise _refusal(
+                "Presigned POST for S3 operation 'PutObject'",
+                operation="PutObject",
+                target=target,
+                backend=backend,
+            )
+    elif signing_type == "presign-url":
+        if target is not None and not target.reads:
+            backend = _protector(target)
+            if backend is not None:
+                raise _refusal(
+                    f"Presigning S3 operation {operation!r}",
+                    operation=operation,
+                    target=target,
+                    backend=backend,
+                )
+        _check_sent(operation, method, target, what=f"Presigned {method} URL")
+    else:
+        _check_sent(operation, method, target, what=f"Signed HTTP {method} request")
 
 
 def _serialize_for_crt(
