@@ -112,11 +112,12 @@ class _ReadOnlyStream:
 class ReadOnlyFile(File):  # type: ignore[type-arg]
     """A backend's file, opened for reading: it reads like the original and refuses writes.
 
-    ``backend`` names the backend in refusals.
+    Refusals name the file ``name`` (the name it was opened by; default: the
+    backend file's) in the ``backend``.
     """
 
-    def __init__(self, source: File[Any], *, backend: str) -> None:
-        self._refuse = _Refuser(source.name, backend)
+    def __init__(self, source: File[Any], *, backend: str, name: str | None = None) -> None:
+        self._refuse = _Refuser(source.name if name is None else name, backend)
         super().__init__(_ReadOnlyStream(source, self._refuse), name=source.name)
         self.mode = getattr(source, "mode", "rb")
         self._source = source

@@ -201,7 +201,7 @@ class ReadOnlyStorage(Storage):
         if is_write_mode(mode):
             raise self._refuse(f"open (mode {mode!r})", name)
         opened = self._read("open", name, self.backend.open, name, mode)
-        return ReadOnlyFile(opened, backend=_describe(self.backend))
+        return ReadOnlyFile(opened, backend=_describe(self.backend), name=name)
 
     # -- reads: delegated -------------------------------------------------------
 
