@@ -1,4 +1,4 @@
-"""The Django app: install ``"fallback_storage"`` for the system checks, the command, and early protection.
+"""The Django app: install ``"fallback_storage"`` for the checks, the command, early protection.
 
 When Django starts, :meth:`FallbackStorageConfig.ready` builds every storage
 of this package configured in ``settings.STORAGES``, with all its layers, so

@@ -49,7 +49,7 @@ def guards() -> tuple[Guard, ...]:
     """Every service's guard. None imports its SDK before a backend of its service exists."""
     from fallback_storage import s3_guard
 
-    return (s3_guard,)  # type: ignore[return-value]
+    return (s3_guard,)
 
 
 def guard_for(storage: object) -> Guard | None:
@@ -63,9 +63,9 @@ def guard_for(storage: object) -> Guard | None:
 def unwrap(storage: Storage) -> Storage:
     """The storage a lazy object (``default_storage``, ``staticfiles_storage``) stands for."""
     while isinstance(storage, LazyObject):
-        if storage._wrapped is empty:  # type: ignore[attr-defined]
-            storage._setup()  # type: ignore[attr-defined]
-        storage = storage._wrapped  # type: ignore[attr-defined]
+        if storage._wrapped is empty:
+            storage._setup()
+        storage = storage._wrapped
     return storage
 
 

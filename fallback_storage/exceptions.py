@@ -55,7 +55,7 @@ class ReadOnlyStorageError(PermissionError):
 
 
 class ReadOnlyFileError(ReadOnlyStorageError, io.UnsupportedOperation):
-    """A write to a file that a :class:`~fallback_storage.readonly.ReadOnlyStorage` opened for reading.
+    """A write to a file :class:`~fallback_storage.readonly.ReadOnlyStorage` opened for reading.
 
     Also an :class:`io.UnsupportedOperation`, what a file opened ``"rb"``
     raises on ``write()``.

@@ -127,7 +127,7 @@ def protected_by(container: Container) -> str | None:
 def protecting(
     service: str, *, endpoint: str | None = None, name: str | None = None
 ) -> tuple[Container, str] | None:
-    """The first registered container of ``service`` on ``endpoint`` called ``name``, and its backend.
+    """The first protected container of ``service`` at ``endpoint`` named ``name``; its backend.
 
     ``None`` for ``endpoint`` or ``name`` matches any. For a guard that cannot
     tell exactly which container a request reaches (an access point, a

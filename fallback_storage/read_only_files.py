@@ -1,4 +1,4 @@
-"""The files a :class:`~fallback_storage.readonly.ReadOnlyStorage` hands out: they read, never write.
+"""The files :class:`~fallback_storage.readonly.ReadOnlyStorage` hands out: they read, never write.
 
 Some backends give out a handle on the stored file itself: Django's
 ``InMemoryStorage.open(name, "rb")`` returns the file node, whose ``write()``
@@ -15,7 +15,7 @@ not the backend's file.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any, NoReturn
+from typing import IO, Any, NoReturn, cast
 
 from django.core.files.base import File
 
@@ -70,10 +70,10 @@ class _ReadOnlyStream:
         return self._source.readlines(*args)
 
     def seek(self, *args: Any) -> int:
-        return self._source.seek(*args)
+        return int(self._source.seek(*args))
 
     def tell(self) -> int:
-        return self._source.tell()
+        return int(self._source.tell())
 
     def readable(self) -> bool:
         return self._source.readable()
@@ -88,7 +88,7 @@ class _ReadOnlyStream:
         return False
 
     def fileno(self) -> int:
-        return self._source.fileno()
+        return int(self._source.fileno())
 
     def flush(self) -> None:
         """Nothing to flush: nothing was written."""
@@ -118,17 +118,18 @@ class ReadOnlyFile(File):  # type: ignore[type-arg]
 
     def __init__(self, source: File[Any], *, backend: str, name: str | None = None) -> None:
         self._refuse = _Refuser(source.name if name is None else name, backend)
-        super().__init__(_ReadOnlyStream(source, self._refuse), name=source.name)
+        stream = cast("IO[Any]", _ReadOnlyStream(source, self._refuse))
+        super().__init__(stream, name=source.name)
         self.mode = getattr(source, "mode", "rb")
         self._source = source
 
-    def write(self, *_: Any) -> NoReturn:  # type: ignore[override]
+    def write(self, *_: Any) -> NoReturn:
         self._refuse("write()")
 
-    def writelines(self, *_: Any) -> NoReturn:  # type: ignore[override]
+    def writelines(self, *_: Any) -> NoReturn:
         self._refuse("writelines()")
 
-    def truncate(self, *_: Any) -> NoReturn:  # type: ignore[override]
+    def truncate(self, *_: Any) -> NoReturn:
         self._refuse("truncate()")
 
     def writable(self) -> bool:

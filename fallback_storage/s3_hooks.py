@@ -41,8 +41,7 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from fallback_storage import protection
-from fallback_storage import s3_operations
+from fallback_storage import protection, s3_operations
 from fallback_storage.exceptions import ReadOnlyStorageError
 
 __all__ = ["Target", "install", "installed"]

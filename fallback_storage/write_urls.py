@@ -39,7 +39,9 @@ READ_SAS_LETTERS = frozenset("rl")
 _METHOD_ARGUMENTS = ("http_method", "method")
 
 
-def refused_url(storage: Storage, name: str | None, args: tuple[Any, ...], kwargs: Any) -> str | None:
+def refused_url(
+    storage: Storage, name: str | None, args: tuple[Any, ...], kwargs: Any
+) -> str | None:
     """What ``storage.url(name, *args, **kwargs)`` would sign that writes, or None.
 
     The answer completes "refused to ...", e.g. ``"sign a PUT URL for"``.
@@ -101,4 +103,3 @@ def _azure(storage: Storage, arguments: Mapping[str, Any]) -> str | None:
     if parameters.get("policy_id") is not None:
         return f"sign a URL with stored access policy {parameters['policy_id']!r} for"
     return None
-

@@ -32,11 +32,11 @@ from typing import Any
 import boto3
 import moto.moto_api
 import pytest
+from botocore.exceptions import ClientError
 from freezegun import freeze_time
 from moto import mock_aws
 from moto.moto_api._internal.recorder.models import Recorder
 from moto.server import ThreadedMotoServer
-from botocore.exceptions import ClientError
 from storages.backends.s3 import S3Storage
 
 from fallback_storage import s3_guard

@@ -15,7 +15,7 @@ import sys
 import textwrap
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
@@ -147,7 +147,7 @@ def test_storages_that_cannot_be_built_do_not_stop_startup(
         with pytest.raises(ImproperlyConfigured):
             from django.core.files.storage import storages
 
-            storages["broken"].backends  # noqa: B018 - E002 reports it
+            cast(Any, storages["broken"]).backends  # noqa: B018 - E002 reports it
         with caplog.at_level(logging.ERROR, logger="fallback_storage.apps"):
             assert protect_configured_storages() == ["media"]
     assert [record.getMessage() for record in caplog.records] == [

@@ -109,7 +109,8 @@ def test_read_methods_from_settings_and_in_migrations() -> None:
     ):
         from django.core.files.storage import storages
 
-        assert storages["thumbs"].thumbnail_url("x") == "/media/x?thumbnail"
+        thumbs: Any = storages["thumbs"]
+        assert thumbs.thumbnail_url("x") == "/media/x?thumbnail"
     source, _ = MigrationWriter.serialize(ReadOnlyStorage("thumbs", read_methods=["thumbnail_url"]))
     assert source == (
         "fallback_storage.storage.ReadOnlyStorage('thumbs', read_methods=['thumbnail_url'])"
@@ -252,7 +253,8 @@ def test_collectstatic_over_a_collected_read_only_storage_refuses_post_process(
     for name in ("logo.png", "site.css"):
         storages["writable"].save(name, ContentFile((sources / name).read_bytes()))
     found = {name: (FileSystemStorage(str(sources)), name) for name in ("logo.png", "site.css")}
-    list(storages["writable"].post_process(found))
+    writable: Any = storages["writable"]
+    list(writable.post_process(found))
     before = tree(prod)
     assert "staticfiles.json" in before
     with pytest.raises(ReadOnlyStorageError) as caught:

@@ -60,9 +60,7 @@ def served(
     bucket: str = shared.BUCKET,
 ) -> Iterator[Production]:
     if request.param == "mock_aws":
-        productions = in_process(
-            tmp_path, monkeypatch, OBJECTS, seeded_at=SEEDED_AT, bucket=bucket
-        )
+        productions = in_process(tmp_path, monkeypatch, OBJECTS, seeded_at=SEEDED_AT, bucket=bucket)
     else:
         moto = request.getfixturevalue("moto_server")
         productions = over_http(moto, OBJECTS, seeded_at=SEEDED_AT, bucket=bucket)

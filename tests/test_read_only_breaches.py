@@ -10,10 +10,11 @@ other backends) in ``test_write_urls.py``, beside the rest of their rules; both 
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import boto3
 import production as shared
@@ -68,11 +69,14 @@ def storages_on(production: Production, **entries: dict[str, Any]) -> dict[str, 
 # -- 1. wrapping a lazy object ----------------------------------------------------------------
 
 
-LAZY_WRITES: dict[str, tuple[str, Callable[[ReadOnlyStorage], object]]] = {
+LAZY_WRITES: dict[str, tuple[str, Callable[[Any], object]]] = {
     "bucket.put_object": ("PutObject", lambda ro: ro.bucket.put_object(Key="a.txt", Body=b"x")),
     "backend.delete": ("DeleteObject", lambda ro: ro.backend.delete("a.txt")),
     "backend.save": ("PutObject", lambda ro: ro.backend.save("a.txt", ContentFile(b"x"))),
-    "url(name, None, 600, 'PUT')": ("sign a PUT URL for", lambda ro: ro.url("a.txt", None, 600, "PUT")),
+    "url(name, None, 600, 'PUT')": (
+        "sign a PUT URL for",
+        lambda ro: ro.url("a.txt", None, 600, "PUT"),
+    ),
     "backend.url(http_method='PUT')": (
         "GetObject",
         lambda ro: ro.backend.url("a.txt", http_method="PUT"),
@@ -90,7 +94,10 @@ def test_1_a_read_only_storage_over_a_lazy_object_protects_what_it_stands_for(
         if lazy == "SimpleLazyObject":
             target = SimpleLazyObject(lambda: S3Storage(**unprotected.options))
         read_only = ReadOnlyStorage(backend=target)
-        outcomes = {what: refused(lambda w=write: w(read_only)) for what, (_, write) in LAZY_WRITES.items()}
+        outcomes = {
+            what: refused(functools.partial(write, read_only))
+            for what, (_, write) in LAZY_WRITES.items()
+        }
         assert outcomes == {what: operation for what, (operation, _) in LAZY_WRITES.items()}
         assert s3_guard.is_protected(read_only.backend)
         with read_only.open("a.txt") as handle:
@@ -110,7 +117,7 @@ def test_1_post_process_of_a_lazy_staticfiles_storage_is_refused(unprotected: Pr
         with pytest.raises(ReadOnlyStorageError):
             read_only.save_manifest()
         with pytest.raises(ReadOnlyStorageError):
-            staticfiles_storage.save_manifest()  # the bare storage: its bucket is protected
+            cast(Any, staticfiles_storage).save_manifest()  # bare, on a protected bucket
     unprotected.assert_untouched()
 
 
@@ -192,15 +199,21 @@ def test_3_clear_whiteouts_of_a_wrapped_fallback_storage_is_refused(
 # -- 5. nesting -----------------------------------------------------------------------------------
 
 
-NESTED_WRITES: dict[str, tuple[str, Callable[[ReadOnlyStorage], object]]] = {
+NESTED_WRITES: dict[str, tuple[str, Callable[[Any], object]]] = {
     "bucket.put_object": ("PutObject", lambda ro: ro.bucket.put_object(Key="a.txt", Body=b"x")),
     "backends[0].delete": ("delete", lambda ro: ro.backends[0].delete("a.txt")),
-    "backend.backends[0].delete": ("DeleteObject", lambda ro: ro.backend.backends[0].delete("a.txt")),
+    "backend.backends[0].delete": (
+        "DeleteObject",
+        lambda ro: ro.backend.backends[0].delete("a.txt"),
+    ),
     "connection.meta.client.delete_object": (
         "DeleteObject",
         lambda ro: ro.connection.meta.client.delete_object(Bucket=BUCKET, Key="a.txt"),
     ),
-    "url(name, http_method='PUT')": ("sign a PUT URL for", lambda ro: ro.url("a.txt", http_method="PUT")),
+    "url(name, http_method='PUT')": (
+        "sign a PUT URL for",
+        lambda ro: ro.url("a.txt", http_method="PUT"),
+    ),
 }
 
 
@@ -210,7 +223,8 @@ def test_5_an_s3_layer_nested_in_a_wrapped_fallback_storage_is_protected(
     unprotected.before = unprotected.snapshot()
     read_only = ReadOnlyStorage(FallbackStorage(backends=[unprotected.storage]))
     outcomes = {
-        what: refused(lambda w=write: w(read_only)) for what, (_, write) in NESTED_WRITES.items()
+        what: refused(functools.partial(write, read_only))
+        for what, (_, write) in NESTED_WRITES.items()
     }
     assert outcomes == {what: operation for what, (operation, _) in NESTED_WRITES.items()}
     # Deeper still, behind a writable layer: writes land on the local disk.
@@ -223,10 +237,10 @@ def test_5_an_s3_layer_nested_in_a_wrapped_fallback_storage_is_protected(
     unprotected.assert_untouched()
 
 
-# -- 6. clients made elsewhere ----------------------------------------------------------------------
+# -- 6. clients made elsewhere ---------------------------------------------------------------------
 
 
-class OwnSessionS3Storage(S3Storage):
+class OwnSessionS3Storage(S3Storage):  # type: ignore[misc]
     """A subclass whose connection builds its own boto3 session every time."""
 
     @property
@@ -273,7 +287,10 @@ def test_6_the_bare_backend_used_before_the_wrappers_first_use_is_refused(
 ) -> None:
     fresh.before = fresh.snapshot()
     raw = {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": fresh.options}
-    read_only = {"BACKEND": "fallback_storage.storage.ReadOnlyStorage", "OPTIONS": {"backend": "prod"}}
+    read_only = {
+        "BACKEND": "fallback_storage.storage.ReadOnlyStorage",
+        "OPTIONS": {"backend": "prod"},
+    }
     with override_settings(STORAGES=storages_on(fresh, prod=raw, ro=read_only)):
         storages["ro"]  # noqa: B018 - constructed, never used
         assert refused(lambda: storages["prod"].save("a.txt", ContentFile(b"x"))) == "PutObject"
@@ -290,7 +307,9 @@ def test_6_brand_new_clients_and_clients_from_its_credentials_are_refused(
     credentials = read_only.connection.meta.client._get_credentials().get_frozen_credentials()
     clients = {
         "boto3.client": boto3.client("s3", region_name="us-east-1", endpoint_url=endpoint),
-        "boto3.resource": boto3.resource("s3", region_name="us-east-1", endpoint_url=endpoint).meta.client,
+        "boto3.resource": boto3.resource(
+            "s3", region_name="us-east-1", endpoint_url=endpoint
+        ).meta.client,
         "from its credentials": boto3.session.Session(
             aws_access_key_id=credentials.access_key,
             aws_secret_access_key=credentials.secret_key,
@@ -298,7 +317,7 @@ def test_6_brand_new_clients_and_clients_from_its_credentials_are_refused(
         ).client("s3", region_name="eu-west-1", endpoint_url=endpoint),
     }
     outcomes = {
-        name: refused(lambda c=client: c.delete_object(Bucket=BUCKET, Key="a.txt"))
+        name: refused(functools.partial(client.delete_object, Bucket=BUCKET, Key="a.txt"))
         for name, client in clients.items()
     }
     assert outcomes == dict.fromkeys(clients, "DeleteObject")
@@ -316,13 +335,14 @@ def memory() -> Iterator[InMemoryStorage]:
 
 
 def test_7_a_handle_opened_for_reading_does_not_write(memory: InMemoryStorage) -> None:
-    handle = ReadOnlyStorage(memory).open("a.txt", "rb")
-    for write in (
+    handle: Any = ReadOnlyStorage(memory).open("a.txt", "rb")
+    writes: list[Callable[[], object]] = [
         lambda: handle.write(b"changed"),
         lambda: handle.writelines([b"changed"]),
         lambda: handle.truncate(0),
         lambda: handle.file.write(b"changed"),
-    ):
+    ]
+    for write in writes:
         with pytest.raises(ReadOnlyStorageError):
             write()
     handle.close()
@@ -330,7 +350,7 @@ def test_7_a_handle_opened_for_reading_does_not_write(memory: InMemoryStorage) -
         assert original.read() == b"original"
 
 
-# -- 8. CreateSession ----------------------------------------------------------------------------------
+# -- 8. CreateSession ------------------------------------------------------------------------------
 
 
 def test_8_create_session_mints_no_read_write_credentials(unprotected: Production) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from pathlib import Path
+from typing import Any
 
 import django
 import pytest
@@ -263,7 +264,7 @@ def test_a_read_only_storage_listing_itself_fails_at_first_use_not_construction(
             "loop": {"BACKEND": READ_ONLY, "OPTIONS": {"backend": "loop"}},
         }
     ):
-        storage = storages["loop"]
+        storage: Any = storages["loop"]
         with pytest.raises(ImproperlyConfigured) as caught:
             storage.backend  # noqa: B018
     assert str(caught.value) == (
