@@ -6,7 +6,7 @@ every cloud container a :class:`~fallback_storage.readonly.ReadOnlyStorage`
 reaches is protected before the first request or command runs: even code that
 uses the bare backend (``storages["prod"]``) before anything uses the wrapper
 is refused. Without the app, protection starts when each ``ReadOnlyStorage``
-is constructed (see :mod:`fallback_storage.readonly`).
+is constructed (see :class:`~fallback_storage.storage.ReadOnlyStorage`).
 
 A storage that cannot be built is left alone here: startup goes on, and the
 system check ``fallback_storage.E002`` reports it.

@@ -82,7 +82,7 @@ def containers(storage: object) -> frozenset[protection.Container]:
 def protect(storage: object, *, backend: str | None = None) -> None:
     """Make the bucket of an ``S3Storage`` read-only in the whole process.
 
-    ``backend`` describes the storage in refusals (default: :func:`describe`).
+    ``backend`` describes the storage in refusals (default: ``describe(storage)``).
     Calling it again for the same bucket keeps the first description. There is
     no way to undo it; a test fixture that must fill an emulated bucket after
     it was protected does so inside :func:`fallback_storage.protection.seeding`.

@@ -11,7 +11,7 @@
 * :class:`BucketSnapshot` and :func:`bucket_unchanged`: for CI jobs against a
   real bucket with read-only credentials, compare the listing (keys, ETags,
   sizes, LastModified) before and after, and report every difference.
-* :func:`seeding` (from :mod:`fallback_storage.protection`): a
+* ``seeding`` (:func:`fallback_storage.protection.seeding`, re-exported): a
   :class:`~fallback_storage.readonly.ReadOnlyStorage` over a cloud backend
   protects its bucket for the rest of the process, test process included. A
   fixture that fills an emulated production bucket (moto, Azurite, the GCS
