@@ -53,6 +53,7 @@ WRITES: dict[str, Callable[[Any], object]] = {
     "truncate()": lambda f: f.truncate(0),
     "file.write()": lambda f: f.file.write(b"changed"),
     "file.truncate()": lambda f: f.file.truncate(0),
+    "file.writelines()": lambda f: f.file.writelines([b"changed"]),
     "open (mode 'wb')": lambda f: f.open("wb"),
 }
 
@@ -96,6 +97,12 @@ def test_a_read_handle_reads_seeks_and_iterates(backend: Storage) -> None:
         handle.seek(0)
         assert handle.readinto(buffer) == 5 and bytes(buffer) == b"first"
         handle.flush()  # nothing to flush
+        assert not handle.isatty()
+        if isinstance(backend, FileSystemStorage):  # a real file, opened for reading
+            assert isinstance(handle.fileno(), int)
+        else:
+            with pytest.raises(io.UnsupportedOperation):
+                handle.fileno()  # a BytesIO has none
         assert not handle.closed
     # Closed as the backend closes: InMemoryStorage's ContentFile never does.
     assert handle.closed is isinstance(backend, FileSystemStorage)

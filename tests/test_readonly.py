@@ -7,6 +7,9 @@ cloud containers it reaches in ``test_s3_guard.py`` and ``test_read_only_breache
 
 from __future__ import annotations
 
+import pickle
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 from typing import Any
@@ -274,3 +277,26 @@ def test_a_read_only_storage_listing_itself_fails_at_first_use_not_construction(
 
 
 READ_ONLY = "fallback_storage.storage.ReadOnlyStorage"
+
+
+def test_an_unpickled_read_only_storage_protects_at_once_in_another_process(
+    tmp_path: Path,
+) -> None:
+    bucket = fresh_bucket()
+    (tmp_path / "storage.pickle").write_bytes(pickle.dumps(ReadOnlyStorage(s3_entry(bucket))))
+    script = (
+        "import pickle, django\n"
+        "from django.conf import settings\n"
+        "settings.configure()\n"
+        "from storages.backends.s3 import S3Storage\n"
+        "from fallback_storage import s3_guard\n"
+        f"other = S3Storage(bucket_name={bucket!r}, region_name='us-east-1')\n"
+        "before = s3_guard.is_protected(other)\n"
+        "pickle.loads(open('storage.pickle', 'rb').read())\n"
+        "print(before, s3_guard.is_protected(other))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["False", "True"]

@@ -124,6 +124,7 @@ def test_a_custom_endpoint_is_its_host_and_port_however_spelled() -> None:
     assert endpoint_of("http://minio.example") == "minio.example:80"
     assert endpoint_of("https://minio.example:443/") == "minio.example:443"
     assert endpoint_of("https://amazonaws.com.example") == "amazonaws.com.example:443"
+    assert endpoint_of("https://minio.example:port") == "minio.example:443"  # no valid port
 
 
 def test_localhost_and_127_0_0_1_are_the_same_protected_endpoint(
@@ -267,6 +268,34 @@ def test_a_write_through_an_access_point_is_refused_while_a_bucket_is_protected(
         f"S3 operation 'PutObject' on 's3://{access_point}/a.txt' (an access point, which may "
         f"reach a protected bucket) was refused; "
     )
+
+
+def test_operations_of_no_bucket_and_other_services_pass(over_http: Production) -> None:
+    client = new_client(over_http.options["endpoint_url"])
+    assert BUCKET in [bucket["Name"] for bucket in client.list_buckets()["Buckets"]]
+    sts = boto3.session.Session().client("sts", region_name="us-east-1")
+    assert "Action=GetCallerIdentity" in sts.generate_presigned_url("get_caller_identity")
+    over_http.assert_untouched()
+
+
+def test_presigning_through_botocores_internals_is_refused_unless_it_reads(
+    over_http: Production,
+) -> None:
+    from botocore.signers import S3PostPresigner
+
+    client = new_client(over_http.options["endpoint_url"])
+    _, put = request_dict(client, "PutObject", {"Bucket": BUCKET, "Key": "a.txt"})
+    with pytest.raises(ReadOnlyStorageError, match="^Presigned PUT URL for S3 operation 'PutObj"):
+        client._request_signer.generate_presigned_url(put, "PutObject")
+    with pytest.raises(ReadOnlyStorageError, match="^Presigned POST for S3 operation 'PutObject"):
+        S3PostPresigner(client._request_signer).generate_presigned_post(
+            put, fields={"key": "a.txt"}
+        )
+    _, get = request_dict(client, "GetObject", {"Bucket": BUCKET, "Key": "a.txt"})
+    url = client._request_signer.generate_presigned_url(get, "GetObject")
+    with urllib.request.urlopen(url) as response:
+        assert response.read() == SEED["a.txt"]
+    over_http.assert_untouched()
 
 
 # -- the HTTP check (Endpoint.make_request) -----------------------------------------------------
