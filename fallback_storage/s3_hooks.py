@@ -65,11 +65,6 @@ class Target:
     key: str | None
     reads: bool
 
-    def location(self) -> str | None:
-        if self.bucket is None:
-            return None
-        return f"s3://{self.bucket}/{self.key}" if self.key else f"s3://{self.bucket}"
-
 
 def _protector(target: Target) -> str | None:
     """How the backend that protects ``target``'s bucket is named, or None if it is writable."""
@@ -90,10 +85,12 @@ def _is_access_point(bucket: str) -> bool:
 
 
 def _refusal(what: str, *, operation: str, target: Target | None, backend: str) -> Exception:
-    location = target.location() if target is not None else None
-    where = f" on {location!r}" if location else ""
-    if target is not None and target.bucket is not None and _is_access_point(target.bucket):
-        where += " (an access point, which may reach a protected bucket)"
+    where = ""
+    if target is not None and target.bucket is not None:
+        location = f"s3://{target.bucket}/{target.key}" if target.key else f"s3://{target.bucket}"
+        where = f" on {location!r}"
+        if _is_access_point(target.bucket):
+            where += " (an access point, which may reach a protected bucket)"
     return ReadOnlyStorageError(
         f"{what}{where} was refused; {backend} is wrapped in ReadOnlyStorage, which keeps "
         f"its bucket read-only in this whole process, so write to a writable layer or to "
