@@ -22,6 +22,7 @@ the backend reads them. The rules:
 
 from __future__ import annotations
 
+import functools
 import inspect
 import sys
 from collections.abc import Mapping
@@ -54,10 +55,15 @@ def refused_url(
     return None
 
 
+@functools.lru_cache(maxsize=128)
+def _url_signature(storage_class: type[Storage]) -> inspect.Signature:
+    return inspect.signature(storage_class.url)
+
+
 def _bind(storage: Storage, name: str | None, args: tuple[Any, ...], kwargs: Any) -> dict[str, Any]:
     """The named arguments of the call as ``storage.url`` receives them."""
     try:
-        bound = inspect.signature(storage.url).bind(name, *args, **kwargs)
+        bound = _url_signature(type(storage)).bind(storage, name, *args, **kwargs)
     except (TypeError, ValueError):
         # The backend will reject the call itself; still look at what was named.
         return dict(kwargs)
