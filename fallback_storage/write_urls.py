@@ -56,7 +56,7 @@ def refused_url(
 
 
 @functools.lru_cache(maxsize=128)
-def _url_signature(storage_class: type[Storage]) -> inspect.Signature:
+def _url_signature(storage_class: type[Any]) -> inspect.Signature:
     return inspect.signature(storage_class.url)
 
 
