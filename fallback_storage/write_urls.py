@@ -22,7 +22,6 @@ the backend reads them. The rules:
 
 from __future__ import annotations
 
-import functools
 import inspect
 import sys
 from collections.abc import Mapping
@@ -55,9 +54,14 @@ def refused_url(
     return None
 
 
-@functools.lru_cache(maxsize=128)
-def _url_signature(storage_class: type[Any]) -> inspect.Signature:
-    return inspect.signature(storage_class.url)
+_signatures: dict[type[Storage], inspect.Signature] = {}
+
+
+def _url_signature(storage_class: type[Storage]) -> inspect.Signature:
+    signature = _signatures.get(storage_class)
+    if signature is None:
+        signature = _signatures[storage_class] = inspect.signature(storage_class.url)
+    return signature
 
 
 def _bind(storage: Storage, name: str | None, args: tuple[Any, ...], kwargs: Any) -> dict[str, Any]:
