@@ -4,7 +4,7 @@ IDs in use (never reuse one):
 
 * ``fallback_storage.E001``: a FallbackStorage has no writable backend.
 * ``fallback_storage.E002``: a storage of this package in settings.STORAGES cannot be built.
-* ``fallback_storage.W001``: an S3 backend inside a FallbackStorage is writable while DEBUG is on.
+* ``fallback_storage.W001``: a cloud backend inside a FallbackStorage is writable while DEBUG is on.
 * ``fallback_storage.W002``: settings.DEFAULT_FILE_STORAGE is set, but this Django ignores it.
 * ``fallback_storage.W003``: settings.FALLBACK_STORAGES is set, but this Django ignores
   DEFAULT_FILE_STORAGE and no FallbackStorage in settings.STORAGES reads it.
@@ -23,7 +23,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.files.storage import Storage, storages
 from django.utils.module_loading import import_string
 
-from fallback_storage import s3_guard
+from fallback_storage import cloud_guards, s3_guard
 from fallback_storage.readonly import ReadOnlyStorage
 from fallback_storage.storage import FallbackStorage
 
@@ -74,6 +74,7 @@ def check_storages(
             continue
         if isinstance(storage, FallbackStorage):
             messages.extend(_check_fallback(storage, label, layers))
+        messages.extend(_check_writable_cloud(storage, label))
     return messages
 
 
@@ -198,22 +199,25 @@ def _check_fallback(
             "on a local directory.",
             id="fallback_storage.E001",
         )
-    if settings.DEBUG:
-        for path, layer in _unwrapped_s3(layers, label):
-            yield checks.Warning(
-                f"{path} is a writable S3 backend ({type(layer).__qualname__}, bucket "
-                f"{getattr(layer, 'bucket_name', None)!r}) in a FallbackStorage while DEBUG is "
-                f"on, so development can write to that bucket.",
-                hint='Wrap it in ReadOnlyStorage: {"BACKEND": '
-                '"fallback_storage.storage.ReadOnlyStorage", "OPTIONS": {"backend": ...}}.',
-                id="fallback_storage.W001",
-            )
 
 
-def _unwrapped_s3(layers: tuple[Storage, ...], label: str) -> Iterator[tuple[str, Storage]]:
-    for index, layer in enumerate(layers):
-        path = f"{label} backend {index}"
-        if s3_guard.is_s3_storage(layer) and not s3_guard.is_protected(layer):
-            yield path, layer
-        elif isinstance(layer, FallbackStorage):
-            yield from _unwrapped_s3(layer.backends, path)
+def _check_writable_cloud(storage: Storage, label: str) -> Iterator[checks.CheckMessage]:
+    """W001: every cloud layer inside a FallbackStorage, at any depth, that is not protected."""
+    if not settings.DEBUG:
+        return
+    layers = dict(cloud_guards.walk(storage))
+    for path, layer in layers.items():
+        guard = cloud_guards.guard_for(layer)
+        inside_fallback = any(
+            isinstance(layers[path[:depth]], FallbackStorage) for depth in range(len(path))
+        )
+        if guard is None or not inside_fallback or guard.is_protected(layer):
+            continue
+        where = label + "".join(f" backend {index}" for index in path)
+        yield checks.Warning(
+            f"{where} is a writable cloud backend ({guard.describe(layer)}) in a "
+            f"FallbackStorage while DEBUG is on, so development can write to it.",
+            hint='Wrap it in ReadOnlyStorage: {"BACKEND": '
+            '"fallback_storage.storage.ReadOnlyStorage", "OPTIONS": {"backend": ...}}.',
+            id="fallback_storage.W001",
+        )

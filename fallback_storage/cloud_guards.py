@@ -21,7 +21,16 @@ from typing import Protocol
 from django.core.files.storage import Storage
 from django.utils.functional import LazyObject, empty
 
-__all__ = ["Guard", "describe", "guard_for", "protect_reachable", "reachable", "unwrap"]
+__all__ = [
+    "Guard",
+    "describe",
+    "guard_for",
+    "guards",
+    "protect_reachable",
+    "reachable",
+    "unwrap",
+    "walk",
+]
 
 
 class Guard(Protocol):
@@ -60,14 +69,24 @@ def unwrap(storage: Storage) -> Storage:
     return storage
 
 
-def reachable(storage: Storage) -> Iterator[Storage]:
-    """``storage`` and every layer inside it, depth first, lazy objects unwrapped."""
+def walk(storage: Storage, path: tuple[int, ...] = ()) -> Iterator[tuple[tuple[int, ...], Storage]]:
+    """``(path, layer)`` for ``storage`` and every layer inside it, depth first.
+
+    Lazy objects are unwrapped; ``path`` holds the index of each layer in its
+    wrapper's backends, ``()`` for ``storage`` itself.
+    """
     storage = unwrap(storage)
-    yield storage
+    yield path, storage
     layers = getattr(type(storage), "_wrapped_backends", None)
     if layers is not None:
-        for layer in layers(storage):
-            yield from reachable(layer)
+        for index, layer in enumerate(layers(storage)):
+            yield from walk(layer, (*path, index))
+
+
+def reachable(storage: Storage) -> Iterator[Storage]:
+    """``storage`` and every layer inside it, depth first, lazy objects unwrapped."""
+    for _, layer in walk(storage):
+        yield layer
 
 
 def protect_reachable(storage: Storage) -> list[Storage]:

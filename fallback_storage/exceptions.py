@@ -14,6 +14,7 @@ an outage from a missing file.
 from __future__ import annotations
 
 import errno
+import io
 from datetime import datetime
 
 from django.core.exceptions import SuspiciousFileOperation
@@ -30,6 +31,7 @@ __all__ = [
     "OriginUnreachableError",
     "PullInterrupted",
     "PullUsageError",
+    "ReadOnlyFileError",
     "ReadOnlyStorageError",
     "StorageTouchedError",
     "SuspiciousFileName",
@@ -40,19 +42,37 @@ class ReadOnlyStorageError(PermissionError):
     """A write was refused because the storage it would reach is read-only.
 
     ``operation`` names what was refused (``"save"``, ``"delete"``,
-    ``"open for writing"``, an S3 operation such as ``"PutObject"``), ``name``
-    the file or key (``None`` when unknown) and ``backend`` a description of the
-    wrapped backend.
+    ``"open (mode 'wb')"``, ``"post_process()"``, an S3 operation such as
+    ``"PutObject"``), ``name`` the file or key (``None`` when unknown),
+    ``backend`` a description of the protected backend and ``bucket`` the
+    bucket or container a cloud guard refused a request to (else ``None``).
     """
 
-    def __init__(self, message: str, *, operation: str, name: str | None, backend: str) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        operation: str,
+        name: str | None,
+        backend: str,
+        bucket: str | None = None,
+    ) -> None:
         super().__init__(errno.EACCES, message)
         self.operation = operation
         self.name = name
         self.backend = backend
+        self.bucket = bucket
 
     def __str__(self) -> str:
         return str(self.strerror)
+
+
+class ReadOnlyFileError(ReadOnlyStorageError, io.UnsupportedOperation):
+    """A write to a file :class:`~fallback_storage.readonly.ReadOnlyStorage` opened for reading.
+
+    Also an :class:`io.UnsupportedOperation`, what a file opened ``"rb"``
+    raises on ``write()``.
+    """
 
 
 class OperationNotImplemented(AttributeError, NotImplementedError):

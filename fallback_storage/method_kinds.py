@@ -13,7 +13,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-__all__ = ["READ_METHODS", "WRITE_METHODS", "is_read_method", "is_write_mode"]
+__all__ = [
+    "KNOWN_WRITE_METHODS",
+    "READ_METHODS",
+    "WRITE_METHODS",
+    "is_read_method",
+    "is_write_mode",
+]
 
 #: Methods of Django's ``Storage`` API and of well-known backends that never write.
 READ_METHODS = frozenset(
@@ -50,6 +56,7 @@ READ_METHODS = frozenset(
         "get_cloudfront_signer",
         "get_default_settings",
         "get_object_parameters",
+        "list_all",
         # This package's own.
         "list_whiteouts",
     }
@@ -57,6 +64,17 @@ READ_METHODS = frozenset(
 
 #: The Storage API's writes; ``open`` writes in a mode of :func:`is_write_mode`.
 WRITE_METHODS = frozenset({"save", "delete"})
+
+#: Methods known to write (or to hand out the power to), which no ``read_methods`` may list.
+KNOWN_WRITE_METHODS = WRITE_METHODS | {
+    # django.contrib.staticfiles: HashedFilesMixin and ManifestFilesMixin.
+    "post_process",
+    "save_manifest",
+    # django-storages AzureStorage: a user delegation key signs SAS of any permission.
+    "get_user_delegation_key",
+    # FallbackStorage.
+    "clear_whiteouts",
+}
 
 _WRITE_MODE_CHARACTERS = frozenset("wax+")
 

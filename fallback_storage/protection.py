@@ -41,6 +41,7 @@ __all__ = [
     "protect",
     "protected_by",
     "protected_containers",
+    "protecting",
     "seeding",
 ]
 
@@ -121,6 +122,33 @@ def protected_by(container: Container) -> str | None:
     if backend is None or container.name in _seeding.get():
         return None
     return backend
+
+
+def protecting(
+    service: str, *, endpoint: str | None = None, name: str | None = None
+) -> tuple[Container, str] | None:
+    """The first protected container of ``service`` at ``endpoint`` named ``name``; its backend.
+
+    ``None`` for ``endpoint`` or ``name`` matches any. For a guard that cannot
+    tell exactly which container a request reaches (an access point, a
+    transfer client that discards the endpoint) and so refuses it if any
+    candidate is protected. Containers inside :func:`seeding` for their name
+    do not count.
+    """
+    if not _protected:
+        return None
+    seeded = _seeding.get()
+    with _lock:
+        candidates = list(_protected.items())
+    for container, backend in candidates:
+        if (
+            container.service == service
+            and (endpoint is None or container.endpoint == endpoint)
+            and (name is None or container.name == name)
+            and container.name not in seeded
+        ):
+            return container, backend
+    return None
 
 
 def is_protected(container: Container) -> bool:

@@ -1,11 +1,22 @@
-"""ReadOnlyStorage: any storage backend, with every write refused."""
+"""ReadOnlyStorage: any storage backend, with every write refused.
+
+Protection starts when the wrapper is constructed: it builds its backend
+right away and has the cloud guards protect every cloud container reachable
+from it, for the rest of the process (:mod:`fallback_storage.cloud_guards`).
+An entry that cannot be built yet (an alias missing from ``settings.STORAGES``,
+say) is built, and protected, at first use, where its error is raised. With
+``"fallback_storage"`` in ``INSTALLED_APPS``, every storage of this package in
+``settings.STORAGES`` is built when Django starts (:mod:`fallback_storage.apps`),
+so protection holds from the first request on.
+"""
 
 from __future__ import annotations
 
+import contextvars
 import errno
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -18,14 +29,21 @@ from fallback_storage import cloud_guards
 from fallback_storage.backends import BackendEntry, build_backend, building, watch_settings
 from fallback_storage.exceptions import OperationNotImplemented, ReadOnlyStorageError
 from fallback_storage.failures import add_note
+from fallback_storage.lending import lend, validate_read_methods
+from fallback_storage.method_kinds import is_write_mode
 from fallback_storage.name_checks import check_name
+from fallback_storage.read_only_files import ReadOnlyFile
+from fallback_storage.write_urls import refused_url
 
 __all__ = ["ReadOnlyStorage"]
 
-_OPTIONS = ("backend", "forbidden_as_missing")
+_OPTIONS = ("backend", "forbidden_as_missing", "read_methods")
 _T = TypeVar("_T")
-_WRITE_MODE_CHARACTERS = frozenset("wax+")
-_WRITE_HTTP_METHODS = frozenset({"PUT", "POST", "DELETE", "PATCH"})
+# The backend entries whose wrappers are being built at construction, in this
+# context: an entry met again there refers to itself through settings.STORAGES.
+_building_early: contextvars.ContextVar[tuple[object, ...]] = contextvars.ContextVar(
+    "fallback_storage_building_early", default=()
+)
 
 
 @deconstructible(path="fallback_storage.storage.ReadOnlyStorage")
@@ -36,8 +54,16 @@ class ReadOnlyStorage(Storage):
     refused write raises :class:`~fallback_storage.exceptions.ReadOnlyStorageError`,
     a :class:`PermissionError`, before anything reaches the backend; inside a
     ``FallbackStorage`` it is an ordinary failure, so the write falls through to
-    the next backend. When ``backend`` is a django-storages ``S3Storage``, its
-    boto3 clients are also restricted to read operations.
+    the next backend.
+
+    Every cloud container reachable from ``backend`` (an S3 bucket, directly,
+    through a lazy object or a nested ``FallbackStorage``) is protected in the
+    whole process from construction on: no client of the process can write to
+    it (:mod:`fallback_storage.cloud_guards`). Files it opens refuse writes;
+    URLs that would sign a write are refused (:mod:`fallback_storage.write_urls`);
+    of the backend's own attributes it lends data and read methods only
+    (:mod:`fallback_storage.lending`), ``read_methods`` naming more methods
+    that only read.
     """
 
     read_only = True
@@ -46,6 +72,7 @@ class ReadOnlyStorage(Storage):
         self,
         backend: BackendEntry | None = None,
         forbidden_as_missing: bool = False,
+        read_methods: Iterable[str] = (),
         **options: Any,
     ) -> None:
         if options:
@@ -71,9 +98,27 @@ class ReadOnlyStorage(Storage):
             )
         self._entry = backend
         self.forbidden_as_missing = forbidden_as_missing
+        self.read_methods = validate_read_methods(read_methods)
         self._built: Storage | None = None
         self._lock = threading.RLock()
         watch_settings(self)
+        self._protect_now()
+
+    def _protect_now(self) -> None:
+        """Build the backend, and so protect its cloud containers, unless it cannot be built yet."""
+        stack = _building_early.get()
+        if any(entry is self._entry or entry == self._entry for entry in stack):
+            raise ImproperlyConfigured(
+                f"ReadOnlyStorage 'backend' entry {self._entry!r} refers to itself through "
+                f"settings.STORAGES; remove the entry that leads back to it."
+            )
+        token = _building_early.set((*stack, self._entry))
+        try:
+            self.backend  # noqa: B018 - built for the protection it registers
+        except ImproperlyConfigured:
+            pass  # raised again at first use, where the caller sees it
+        finally:
+            _building_early.reset(token)
 
     @property
     def backend(self) -> Storage:
@@ -105,20 +150,28 @@ class ReadOnlyStorage(Storage):
         self.__dict__.update(state)
         self._lock = threading.RLock()
         watch_settings(self)
+        self._protect_now()
 
     def __getattr__(self, attribute: str) -> Any:
-        # Non-write attributes of the wrapped backend (base_url, bucket_name,
-        # location...) stay readable through the wrapper.
+        # Attributes of the wrapped backend (base_url, bucket_name, location...)
+        # read through the wrapper; of its methods, only those known to read.
         if attribute.startswith("_"):
             raise AttributeError(attribute)
-        return getattr(self.backend, attribute)
+        backend = self.backend
+        return lend(
+            attribute,
+            getattr(backend, attribute),
+            read_methods=self.read_methods,
+            backend=_describe(backend),
+            wrap=ReadOnlyStorage,
+        )
 
     def _refuse(self, operation: str, name: str | None) -> ReadOnlyStorageError:
         backend = _describe(self.backend)
         return ReadOnlyStorageError(
             f"ReadOnlyStorage refused to {operation} {name!r} in {backend}; "
             f"list a writable backend beside it in FallbackStorage, "
-            f"or use {backend} without ReadOnlyStorage to allow writes.",
+            f"or write to another storage.",
             operation=operation,
             name=name,
             backend=backend,
@@ -145,9 +198,10 @@ class ReadOnlyStorage(Storage):
         raise self._refuse("delete", name)
 
     def _open(self, name: str, mode: str = "rb") -> File[Any]:
-        if _WRITE_MODE_CHARACTERS.intersection(mode):
+        if is_write_mode(mode):
             raise self._refuse(f"open (mode {mode!r})", name)
-        return self._read("open", name, self.backend.open, name, mode)
+        opened = self._read("open", name, self.backend.open, name, mode)
+        return ReadOnlyFile(opened, backend=_describe(self.backend), name=name)
 
     # -- reads: delegated -------------------------------------------------------
 
@@ -188,9 +242,10 @@ class ReadOnlyStorage(Storage):
         return self.backend.path(name)
 
     def url(self, name: str | None, *args: Any, **kwargs: Any) -> str:
-        http_method = kwargs.get("http_method")
-        if isinstance(http_method, str) and http_method.upper() in _WRITE_HTTP_METHODS:
-            raise self._refuse(f"sign a {http_method.upper()} URL for", name)
+        """The backend's URL for ``name``; arguments that would sign a write are refused."""
+        refused = refused_url(self.backend, name, args, kwargs)
+        if refused is not None:
+            raise self._refuse(refused, name)
         check_name(name, "url", "ReadOnlyStorage")
         return self.backend.url(name, *args, **kwargs)
 

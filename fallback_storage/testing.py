@@ -14,6 +14,15 @@
 * :class:`BucketSnapshot` and :func:`bucket_unchanged`: for CI jobs against a
   real bucket with read-only credentials, compare the listing (keys, ETags,
   sizes, LastModified) before and after, and report every difference.
+* ``seeding`` (:func:`fallback_storage.protection.seeding`, re-exported): a
+  :class:`~fallback_storage.readonly.ReadOnlyStorage` over a cloud backend
+  protects its bucket for the rest of the process, test process included. A
+  fixture that fills an emulated production bucket (moto, Azurite, the GCS
+  emulator) after some test protected it does so inside
+  ``with seeding("prod-media"):``; only that thread or task, and only inside
+  the block, may write to the buckets it names. Managed transfers send from
+  worker threads of their own, so seed with ``put_object``. The simpler way
+  out is a bucket name no other test protects.
 
 The guard hooks ``botocore.client.BaseClient._make_api_call``, the one method
 every client operation, paginator, waiter, resource and managed transfer goes
@@ -41,7 +50,8 @@ from fallback_storage.exceptions import (
     BucketTouchedError,
     ReadOnlyStorageError,
 )
-from fallback_storage.s3_guard import read_only_operations
+from fallback_storage.protection import seeding
+from fallback_storage.s3_operations import read_only_operations
 from fallback_storage.storage_guard import StorageGuard, StorageWrite
 
 if TYPE_CHECKING:
@@ -58,6 +68,7 @@ __all__ = [
     "StorageGuard",
     "StorageWrite",
     "bucket_unchanged",
+    "seeding",
 ]
 
 # Modules that send requests on the caller's behalf: a request is reported

@@ -13,7 +13,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "fallback_storage",
     "testapp",
-    # Real apps that use storages, for tests/test_apps.py.
+    # Real apps that use storages, for tests/test_real_apps.py.
     "easy_thumbnails",
     "sorl.thumbnail",
     # Only the models marked with @cleanup.select (mediaapp.Photo) get django-cleanup's handlers.
@@ -41,7 +41,7 @@ TEMPLATES = [
         },
     }
 ]
-# sorl-thumbnail stores thumbnails in this alias, which tests/test_apps.py defines.
+# sorl-thumbnail stores thumbnails in this alias, which tests/test_real_apps.py defines.
 THUMBNAIL_STORAGE = "media"
 # easy-thumbnails and sorl-thumbnail both name a template tag library "thumbnail".
 SILENCED_SYSTEM_CHECKS = ["templates.W003"]

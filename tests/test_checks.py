@@ -6,6 +6,7 @@ import ast
 import os
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ import pytest
 from django.core.checks import CheckMessage, run_checks
 from django.core.files.storage import FileSystemStorage, storages
 from django.test import override_settings
+from django.utils.functional import SimpleLazyObject
 from moto import mock_aws
 from storages.backends.s3 import S3Storage
 
@@ -53,7 +55,14 @@ def fallback(*backends: Any) -> dict[str, Any]:
     return {"BACKEND": FALLBACK, "OPTIONS": {"backends": list(backends)}}
 
 
-S3_PROD = {"BACKEND": S3, "OPTIONS": {"bucket_name": "prod-media"}}
+# Protected for the rest of the test process by the tests that wrap it: a name no other test
+# module writes to.
+S3_PROD = {"BACKEND": S3, "OPTIONS": {"bucket_name": "checks-prod-media"}}
+
+
+def writable_s3() -> dict[str, Any]:
+    """An S3 entry on a bucket no test has protected (protection lasts for the process)."""
+    return {"BACKEND": S3, "OPTIONS": {"bucket_name": f"w001-{uuid.uuid4().hex[:12]}"}}
 
 
 def test_a_sound_configuration_passes(tmp_path: Path) -> None:
@@ -111,20 +120,61 @@ def test_e002_an_entry_that_cannot_be_built_is_reported_by_the_check(tmp_path: P
     )
 
 
+def w001(where: str, bucket: str) -> str:
+    return (
+        f"{where} is a writable cloud backend (S3Storage(bucket_name={bucket!r})) in a "
+        f"FallbackStorage while DEBUG is on, so development can write to it."
+    )
+
+
 def test_w001_unwrapped_s3_backend_while_debug(tmp_path: Path) -> None:
-    nested = fallback(local(tmp_path), fallback(S3_PROD))
+    s3 = writable_s3()
+    nested = fallback(local(tmp_path), fallback(s3))
     with override_settings(DEBUG=True, STORAGES=storages_with(nested)):
         [message] = ours()
     assert message.id == "fallback_storage.W001"
     assert message.level == 30
-    assert message.msg == (
-        "settings.STORAGES['default'] backend 1 backend 0 is a writable S3 backend (S3Storage, "
-        "bucket 'prod-media') in a FallbackStorage while DEBUG is on, so development can "
-        "write to that bucket."
+    assert message.msg == w001(
+        "settings.STORAGES['default'] backend 1 backend 0", s3["OPTIONS"]["bucket_name"]
     )
     assert message.hint is not None and message.hint.startswith("Wrap it in ReadOnlyStorage: ")
     with override_settings(DEBUG=False, STORAGES=storages_with(nested)):
         assert ours() == []
+
+
+def test_w001_sees_through_lazy_objects(tmp_path: Path) -> None:
+    bucket = writable_s3()["OPTIONS"]["bucket_name"]
+    lazy = SimpleLazyObject(lambda: S3Storage(bucket_name=bucket))
+    with override_settings(DEBUG=True, STORAGES=storages_with(fallback(local(tmp_path), lazy))):
+        [message] = ours()
+    assert message.msg == w001("settings.STORAGES['default'] backend 1", bucket)
+
+
+def test_w001_is_silent_for_cloud_layers_a_read_only_storage_protects(tmp_path: Path) -> None:
+    inner = fallback(local(tmp_path), writable_s3())
+    lazy_bucket = writable_s3()["OPTIONS"]["bucket_name"]
+    lazy = SimpleLazyObject(lambda: S3Storage(bucket_name=lazy_bucket))
+    layers = fallback(local(tmp_path), read_only(inner), read_only(lazy))
+    with override_settings(DEBUG=True, STORAGES=storages_with(layers, wrapped=read_only(inner))):
+        assert ours() == []
+
+
+def test_w001_warns_whatever_wraps_the_fallback_storage_when_protection_is_gone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from botocore.client import BaseClient
+
+    s3 = writable_s3()
+    top = read_only(fallback(local(tmp_path), s3))
+    with override_settings(DEBUG=True, STORAGES=storages_with(top)):
+        assert ours() == []
+        # Code that took the guard's hook off botocore: the bucket is writable again.
+        hooked = BaseClient.__dict__["_emit_api_params"]
+        monkeypatch.setattr(BaseClient, "_emit_api_params", hooked.__wrapped__)
+        [message] = ours()
+    assert message.msg == w001(
+        "settings.STORAGES['default'] backend 0 backend 1", s3["OPTIONS"]["bucket_name"]
+    )
 
 
 IGNORES_LEGACY = pytest.mark.skipif(
@@ -242,7 +292,7 @@ def test_no_legacy_warning_on_a_django_that_reads_default_file_storage(
 
 
 def test_w001_not_for_an_s3_backend_whose_client_guard_is_on(tmp_path: Path) -> None:
-    protected = S3Storage(bucket_name="prod-media")
+    protected = S3Storage(bucket_name=writable_s3()["OPTIONS"]["bucket_name"])
     s3_guard.protect(protected)
     with override_settings(
         DEBUG=True, STORAGES=storages_with(fallback(local(tmp_path), protected))

@@ -23,6 +23,7 @@ from django.test import override_settings
 from moto import mock_aws
 
 from fallback_storage.storage import FallbackStorage
+from fallback_storage.testing import seeding
 
 FALLBACK = "fallback_storage.storage.FallbackStorage"
 FILE_SYSTEM = "django.core.files.storage.FileSystemStorage"
@@ -47,7 +48,7 @@ PROD = {
     "OPTIONS": {
         "backend": {
             "BACKEND": "storages.backends.s3.S3Storage",
-            "OPTIONS": {"bucket_name": "prod-media"},
+            "OPTIONS": {"bucket_name": "command-media"},
         }
     },
 }
@@ -67,7 +68,7 @@ def read(storage: Storage, name: str) -> bytes:
 
 @pytest.fixture
 def layered(tmp_path: Path) -> Iterator[Path]:
-    """media = [local disk, disk with some files, read-only S3 'prod-media' on moto], with
+    """media = [local disk, disk with some files, read-only S3 'command-media' on moto], with
     whiteouts turned off (the 1.x rule).
 
     "overlay" is the same stack with whiteouts on (their default there), and
@@ -81,9 +82,12 @@ def layered(tmp_path: Path) -> Iterator[Path]:
     (shared / "docs" / "b.txt").write_text("shared b")
     with mock_aws():
         s3 = boto3.client("s3", region_name="us-east-1")
-        s3.create_bucket(Bucket="prod-media")
-        for key in ("docs/a.txt", "docs/c.txt", "docs/old/d.txt", "top.txt"):
-            s3.put_object(Bucket="prod-media", Key=key, Body=b"prod")
+        # The read-only PROD layer protects the bucket for the rest of the test process (a name
+        # of this module's own, so no other module's bucket is): seed it as a fixture may.
+        with seeding("command-media"):
+            s3.create_bucket(Bucket="command-media")
+            for key in ("docs/a.txt", "docs/c.txt", "docs/old/d.txt", "top.txt"):
+                s3.put_object(Bucket="command-media", Key=key, Body=b"prod")
         stack = (on_disk(local), on_disk(shared), PROD)
         shared_read_only = {
             "BACKEND": "fallback_storage.storage.ReadOnlyStorage",
@@ -95,9 +99,10 @@ def layered(tmp_path: Path) -> Iterator[Path]:
                 "media": fallback(*stack, whiteouts=False),
                 "overlay": fallback(*stack, whiteouts=True),
                 "read_only_first": fallback(shared_read_only, on_disk(local), whiteouts=True),
+                # Another bucket: command-media is protected (for the process) by PROD above.
                 "plain_s3": {
                     "BACKEND": "storages.backends.s3.S3Storage",
-                    "OPTIONS": {"bucket_name": "prod-media"},
+                    "OPTIONS": {"bucket_name": "plain-media"},
                 },
                 "broken": {"BACKEND": FALLBACK, "OPTIONS": {"backends": ["nowhere"]}},
             }
@@ -121,7 +126,7 @@ def test_layers_as_columns(layered: Path) -> None:
         "LAYER  CLASS                       ACCESS     S3_GUARD  LOCATION",
         f"0      FileSystemStorage           writable   -         {layered / 'local'}",
         f"1      FileSystemStorage           writable   -         {layered / 'shared'}",
-        "2      ReadOnlyStorage(S3Storage)  read-only  on        s3://prod-media/",
+        "2      ReadOnlyStorage(S3Storage)  read-only  on        s3://command-media/",
     ]
 
 
@@ -132,7 +137,7 @@ def test_layers_as_json_shows_an_unguarded_s3_storage(layered: Path) -> None:
             "class": "S3Storage",
             "access": "writable",
             "s3_guard": "off",
-            "location": "s3://prod-media/",
+            "location": "s3://plain-media/",
         }
     ]
 

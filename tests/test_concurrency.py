@@ -26,6 +26,7 @@ from faults import finishes_within, start_moto
 from storages.backends.s3 import S3Storage
 
 from fallback_storage import FallbackStorage, ReadOnlyStorage
+from fallback_storage.testing import seeding
 
 
 class ThreadSafeMemoryStorage(InMemoryStorage):
@@ -77,8 +78,10 @@ def production() -> Iterator[ReadOnlyStorage]:
         aws_access_key_id="testing",
         aws_secret_access_key="testing",
     )
-    client.create_bucket(Bucket=BUCKET)
-    client.put_object(Bucket=BUCKET, Key="prod/only.txt", Body=PROD_BYTES)
+    # A port an earlier module's server used may come back, with its bucket protected.
+    with seeding(BUCKET):
+        client.create_bucket(Bucket=BUCKET)
+        client.put_object(Bucket=BUCKET, Key="prod/only.txt", Body=PROD_BYTES)
     yield ReadOnlyStorage(
         S3Storage(
             bucket_name=BUCKET,

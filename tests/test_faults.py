@@ -24,6 +24,7 @@ from faults import FaultProxy, finishes_within, start_moto
 from storages.backends.s3 import S3Storage
 
 from fallback_storage import FallbackStorage, ReadOnlyStorage
+from fallback_storage.testing import seeding
 
 BUCKET = "production"
 PROD_BYTES = b"production bytes"
@@ -42,8 +43,10 @@ def moto() -> Iterator[tuple[str, int]]:
         aws_access_key_id="testing",
         aws_secret_access_key="testing",
     )
-    client.create_bucket(Bucket=BUCKET)
-    client.put_object(Bucket=BUCKET, Key="prod.txt", Body=PROD_BYTES)
+    # A port an earlier module's server used may come back, with its bucket protected.
+    with seeding(BUCKET):
+        client.create_bucket(Bucket=BUCKET)
+        client.put_object(Bucket=BUCKET, Key="prod.txt", Body=PROD_BYTES)
     yield address
     server.stop()
 

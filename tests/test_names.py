@@ -29,6 +29,7 @@ from storages.backends.s3 import S3Storage
 
 from fallback_storage import FallbackStorage, ReadOnlyStorage
 from fallback_storage.exceptions import SuspiciousFileName
+from fallback_storage.testing import seeding
 
 BUCKET = "production"
 
@@ -213,13 +214,15 @@ def test_an_empty_name_is_never_deleted_anywhere(local: FileSystemStorage) -> No
 @pytest.fixture(scope="module")
 def production() -> Iterator[FaultProxy]:
     server, address = start_moto()
-    boto3.client(
-        "s3",
-        endpoint_url=f"http://{address[0]}:{address[1]}",
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    ).create_bucket(Bucket=BUCKET)
+    # A port an earlier module's server used may come back, with its bucket protected.
+    with seeding(BUCKET):
+        boto3.client(
+            "s3",
+            endpoint_url=f"http://{address[0]}:{address[1]}",
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        ).create_bucket(Bucket=BUCKET)
     proxy = FaultProxy(address)
     yield proxy
     proxy.close()

@@ -22,6 +22,7 @@ import hashlib
 import os
 import re
 import urllib.request
+import uuid
 from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
@@ -48,8 +49,24 @@ LOCAL_TIME_UTC = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
 ALTERNATIVE = r"_[A-Za-z0-9]{7}"  # Django's suffix for a name that is taken
 REFUSED_IN_WRAPPER = (
     f"in {BACKEND}; list a writable backend beside it in FallbackStorage, "
-    f"or use {BACKEND} without ReadOnlyStorage to allow writes."
+    f"or write to another storage."
 )
+
+
+def served(
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    bucket: str = shared.BUCKET,
+) -> Iterator[Production]:
+    if request.param == "mock_aws":
+        productions = in_process(tmp_path, monkeypatch, OBJECTS, seeded_at=SEEDED_AT, bucket=bucket)
+    else:
+        moto = request.getfixturevalue("moto_server")
+        productions = over_http(moto, OBJECTS, seeded_at=SEEDED_AT, bucket=bucket)
+    for production in productions:
+        production.before = production.snapshot()
+        yield production
 
 
 @pytest.fixture(params=["mock_aws", "http"])
@@ -57,13 +74,15 @@ def bucket(
     request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Production]:
     """The seeded production bucket, snapshotted, with its recording started."""
-    if request.param == "mock_aws":
-        served = in_process(tmp_path, monkeypatch, OBJECTS, seeded_at=SEEDED_AT)
-    else:
-        served = over_http(request.getfixturevalue("moto_server"), OBJECTS, seeded_at=SEEDED_AT)
-    for production in served:
-        production.before = production.snapshot()
-        yield production
+    yield from served(request, tmp_path, monkeypatch)
+
+
+@pytest.fixture(params=["mock_aws", "http"])
+def unprotected_bucket(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Production]:
+    """As ``bucket``, under a name no test protects (protection lasts for the process)."""
+    yield from served(request, tmp_path, monkeypatch, f"unprotected-{uuid.uuid4().hex[:12]}")
 
 
 @pytest.fixture
@@ -503,8 +522,10 @@ def test_write_urls_are_refused(bucket: Production, fallback: FallbackStorage) -
 # -- the recordings notice writes, so that their silence above means something ----------------
 
 
-def test_the_recording_sees_a_write_that_reaches_the_bucket(bucket: Production) -> None:
-    bucket.storage.save("a.txt", ContentFile(b"overwritten"))  # no ReadOnlyStorage here
-    assert [method for method, _ in bucket.writes()] == ["PUT"]
+def test_the_recording_sees_a_write_that_reaches_the_bucket(
+    unprotected_bucket: Production,
+) -> None:
+    unprotected_bucket.storage.save("a.txt", ContentFile(b"overwritten"))  # no ReadOnlyStorage
+    assert [method for method, _ in unprotected_bucket.writes()] == ["PUT"]
     with pytest.raises(AssertionError):
-        bucket.assert_untouched()
+        unprotected_bucket.assert_untouched()

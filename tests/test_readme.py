@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Iterator
 from importlib.metadata import metadata
 from pathlib import Path
@@ -18,6 +19,7 @@ from storages.backends.s3 import S3Storage
 
 from fallback_storage import ReadOnlyStorageError
 from fallback_storage.storage import FallbackStorage, ReadOnlyStorage
+from fallback_storage.testing import seeding
 
 ROOT = Path(__file__).resolve().parent.parent
 BUCKET = "example-media"
@@ -52,13 +54,14 @@ def readme_snippet(containing: str, base_dir: Path) -> dict[str, Any]:
 def bucket() -> Iterator[Any]:
     with mock_aws():
         client = boto3.client("s3", region_name="us-east-1")
-        client.create_bucket(Bucket=BUCKET)
-        client.put_object(Bucket=BUCKET, Key="photos/production.jpg", Body=b"production")
+        with seeding(BUCKET):  # an earlier test may have protected the README's bucket
+            client.create_bucket(Bucket=BUCKET)
+            client.put_object(Bucket=BUCKET, Key="photos/production.jpg", Body=b"production")
         yield client
 
 
-def keys(client: Any) -> list[str]:
-    return [item["Key"] for item in client.list_objects_v2(Bucket=BUCKET).get("Contents", [])]
+def keys(client: Any, bucket: str = BUCKET) -> list[str]:
+    return [item["Key"] for item in client.list_objects_v2(Bucket=bucket).get("Contents", [])]
 
 
 def test_the_storages_snippet_reads_production_and_writes_locally_under_media_url(
@@ -117,15 +120,22 @@ def test_the_1x_snippet_never_writes_to_the_bucket_when_a_local_save_fails(
 
 
 def test_the_raw_1x_form_writes_to_the_bucket_when_a_local_save_fails(
-    failing_local_disk: Path, bucket: Any
+    failing_local_disk: Path,
 ) -> None:
-    # What the README warns about, so the warning stays true.
+    # What the README warns about, so the warning stays true. A bucket of its own: once a
+    # ReadOnlyStorage protected the README's bucket, nothing in this process writes to it.
+    unprotected = f"{BUCKET}-{uuid.uuid4().hex[:8]}"
     raw = ["django.core.files.storage.FileSystemStorage", "storages.backends.s3.S3Storage"]
-    with override_settings(
-        FALLBACK_STORAGES=raw, MEDIA_ROOT=str(failing_local_disk), AWS_STORAGE_BUCKET_NAME=BUCKET
-    ):
-        saved = FallbackStorage().save("photos/new.jpg", ContentFile(b"local"))
-    assert keys(bucket) == [saved, "photos/production.jpg"]
+    with mock_aws():
+        client = boto3.client("s3", region_name="us-east-1")
+        client.create_bucket(Bucket=unprotected)
+        with override_settings(
+            FALLBACK_STORAGES=raw,
+            MEDIA_ROOT=str(failing_local_disk),
+            AWS_STORAGE_BUCKET_NAME=unprotected,
+        ):
+            saved = FallbackStorage().save("photos/new.jpg", ContentFile(b"local"))
+        assert keys(client, unprotected) == [saved]
 
 
 @pytest.mark.parametrize("path", ["README.rst", "docs/quickstart.rst", "docs/tools.rst"])

@@ -1,8 +1,18 @@
-"""ReadOnlyStorage at the storage API: reads delegated, writes refused before the backend."""
+"""ReadOnlyStorage at the storage API: reads delegated, writes refused before the backend.
+
+What it lends of its backend is in ``test_lending.py``, its read handles in
+``test_read_only_files.py``, its URL rules in ``test_write_urls.py``, the protection of the
+cloud containers it reaches in ``test_s3_guard.py`` and ``test_read_only_breaches.py``.
+"""
 
 from __future__ import annotations
 
+import pickle
+import subprocess
+import sys
+import uuid
 from pathlib import Path
+from typing import Any
 
 import django
 import pytest
@@ -11,8 +21,9 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import FileSystemStorage, InMemoryStorage, storages
 from django.db.migrations.writer import MigrationWriter
 from django.test import override_settings
+from storages.backends.s3 import S3Storage
 
-from fallback_storage import OperationNotImplemented, ReadOnlyStorageError
+from fallback_storage import OperationNotImplemented, ReadOnlyStorageError, s3_guard
 from fallback_storage.storage import FallbackStorage, ReadOnlyStorage
 
 
@@ -86,8 +97,7 @@ def test_save_and_delete_are_refused_with_a_message_saying_how_to_write(
         storage.save("new.txt", ContentFile(b"x"))
     assert str(caught.value) == (
         "ReadOnlyStorage refused to save 'new.txt' in FileSystemStorage; list a writable "
-        "backend beside it in FallbackStorage, or use FileSystemStorage without "
-        "ReadOnlyStorage to allow writes."
+        "backend beside it in FallbackStorage, or write to another storage."
     )
     assert isinstance(caught.value, PermissionError)
     assert (caught.value.operation, caught.value.name, caught.value.backend) == (
@@ -195,3 +205,98 @@ def test_configuration_errors() -> None:
         "ReadOnlyStorage 'backend' entry 'nowhere' is not an alias in settings.STORAGES; "
         "add it there or use a dotted class path."
     )
+
+
+# -- when protection starts -------------------------------------------------------------------
+
+
+def s3_entry(bucket: str) -> dict[str, object]:
+    return {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {"bucket_name": bucket, "region_name": "us-east-1"},
+    }
+
+
+def another_storage_on(bucket: str) -> S3Storage:
+    return S3Storage(bucket_name=bucket, region_name="us-east-1")
+
+
+def fresh_bucket() -> str:
+    return f"construction-{uuid.uuid4().hex[:12]}"
+
+
+def test_protection_starts_at_construction_for_every_form_of_entry() -> None:
+    instance, alias, entry, path_bucket = (fresh_bucket() for _ in range(4))
+    ReadOnlyStorage(another_storage_on(instance))
+    ReadOnlyStorage(s3_entry(entry))
+    with override_settings(
+        STORAGES={
+            "default": {"BACKEND": "django.core.files.storage.InMemoryStorage"},
+            "prod": s3_entry(alias),
+            "read_only": {"BACKEND": READ_ONLY, "OPTIONS": {"backend": "prod"}},
+        },
+        AWS_STORAGE_BUCKET_NAME=path_bucket,
+    ):
+        storages["read_only"]  # noqa: B018 - constructed, not used
+        ReadOnlyStorage("storages.backends.s3.S3Storage")
+        assert s3_guard.is_protected(storages["prod"])
+    # The bucket is protected, whatever storage object reaches it.
+    for bucket in (instance, alias, entry, path_bucket):
+        assert s3_guard.is_protected(another_storage_on(bucket)), bucket
+    assert not s3_guard.is_protected(another_storage_on(fresh_bucket()))
+
+
+def test_an_entry_that_cannot_be_built_yet_is_built_and_protected_at_first_use() -> None:
+    bucket = fresh_bucket()
+    storage = ReadOnlyStorage("later")  # no such alias yet: no error here
+    assert not s3_guard.is_protected(another_storage_on(bucket))
+    with override_settings(
+        STORAGES={
+            "default": {"BACKEND": "django.core.files.storage.InMemoryStorage"},
+            "later": s3_entry(bucket),
+        }
+    ):
+        assert storage.backend is storages["later"]
+    assert s3_guard.is_protected(another_storage_on(bucket))
+
+
+def test_a_read_only_storage_listing_itself_fails_at_first_use_not_construction() -> None:
+    with override_settings(
+        STORAGES={
+            "default": {"BACKEND": "django.core.files.storage.InMemoryStorage"},
+            "loop": {"BACKEND": READ_ONLY, "OPTIONS": {"backend": "loop"}},
+        }
+    ):
+        storage: Any = storages["loop"]
+        with pytest.raises(ImproperlyConfigured) as caught:
+            storage.backend  # noqa: B018
+    assert str(caught.value) == (
+        "ReadOnlyStorage refers to itself through its backends (ReadOnlyStorage -> "
+        "ReadOnlyStorage); remove the entry that leads back to it."
+    )
+
+
+READ_ONLY = "fallback_storage.storage.ReadOnlyStorage"
+
+
+def test_an_unpickled_read_only_storage_protects_at_once_in_another_process(
+    tmp_path: Path,
+) -> None:
+    bucket = fresh_bucket()
+    (tmp_path / "storage.pickle").write_bytes(pickle.dumps(ReadOnlyStorage(s3_entry(bucket))))
+    script = (
+        "import pickle, django\n"
+        "from django.conf import settings\n"
+        "settings.configure()\n"
+        "from storages.backends.s3 import S3Storage\n"
+        "from fallback_storage import s3_guard\n"
+        f"other = S3Storage(bucket_name={bucket!r}, region_name='us-east-1')\n"
+        "before = s3_guard.is_protected(other)\n"
+        "pickle.loads(open('storage.pickle', 'rb').read())\n"
+        "print(before, s3_guard.is_protected(other))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["False", "True"]

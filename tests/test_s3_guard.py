@@ -4,8 +4,13 @@ Every test seeds a "production" bucket, protects an S3Storage on it and records,
 of the guard, every request that reached moto: moto's own request recorder for the in-process
 ``mock_aws`` runs, and the access log of a ``ThreadedMotoServer`` on 127.0.0.1 for the runs over
 real HTTP. ``Production.assert_untouched()`` then checks that only GET and HEAD reached the bucket
-and that its keys, ETags and LastModified are what they were. That machinery lives in
+and that its state (keys, ETags, LastModified, tags, ACLs, multipart uploads, bucket ACL, tags
+and policy), read with a separate unprotected client, is what it was. That machinery lives in
 ``production.py``; its fixtures are imported here, where other modules also find them.
+
+Protection lives with the bucket for the rest of the process: a test that needs a bucket no
+earlier test protected takes ``fresh``. The hooks themselves, one by one, and the endpoint
+identity are proved in ``test_s3_hooks.py``.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import pickle
 import sys
 import threading
 import urllib.request
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -37,11 +43,18 @@ from fallback_storage import ReadOnlyStorage, ReadOnlyStorageError, s3_guard
 moto_server = shared.moto_server
 unprotected = shared.unprotected
 production = shared.production
+fresh = shared.fresh
 
-FIX = (
-    f"{BACKEND} is wrapped in ReadOnlyStorage, "
-    f"use the backend directly without ReadOnlyStorage to write to it."
-)
+
+def fix(backend: str) -> str:
+    """How a refusal of the S3 guard ends: the protecting backend and the way out."""
+    return (
+        f"{backend} is wrapped in ReadOnlyStorage, which keeps its bucket read-only in this "
+        f"whole process, so write to a writable layer or to another bucket."
+    )
+
+
+FIX = fix(BACKEND)
 
 
 # -- the allowlist --------------------------------------------------------------------------
@@ -55,7 +68,9 @@ def test_read_only_operations_are_the_get_and_head_operations_of_the_s3_model() 
         if model.operation_model(name).http["method"] in {"GET", "HEAD"}
     }
     operations = s3_guard.read_only_operations()
-    assert operations == frozenset(expected | {"SelectObjectContent"})
+    # CreateSession is a GET that mints read-write credentials for a directory bucket.
+    assert "CreateSession" in expected
+    assert operations == frozenset((expected | {"SelectObjectContent"}) - {"CreateSession"})
     assert {"GetObject", "HeadObject", "ListObjectsV2", "ListObjects"} <= operations
     assert not operations & {"PutObject", "DeleteObject", "CopyObject", "RestoreObject"}
     assert s3_guard.read_only_operations() is operations
@@ -79,13 +94,23 @@ def test_is_s3_storage_never_imports_django_storages(monkeypatch: pytest.MonkeyP
     assert "storages.backends.s3" not in sys.modules
 
 
+def unique(prefix: str) -> str:
+    """A bucket name no other test uses: its protection lasts as long as the process."""
+    return f"{prefix}-{uuid.uuid4().hex[:12]}"
+
+
 def test_is_protected() -> None:
-    storage = make_storage()
+    bucket = unique("is-protected")
+    storage = make_storage(bucket_name=bucket)
     assert not s3_guard.is_protected(storage)
     s3_guard.protect(storage)
     assert s3_guard.is_protected(storage)
     assert s3_guard.is_protected(pickle.loads(pickle.dumps(storage)))
-    assert s3_guard.is_protected(ReadOnlyStorage(make_storage()).backend)
+    # The bucket is protected, not the object: another storage on it is protected too.
+    assert s3_guard.is_protected(make_storage(bucket_name=bucket))
+    assert not s3_guard.is_protected(make_storage(bucket_name=unique("other")))
+    wrapped = make_storage(bucket_name=unique("wrapped"))
+    assert s3_guard.is_protected(ReadOnlyStorage(wrapped).backend)
     assert not s3_guard.is_protected(FileSystemStorage())
     assert not s3_guard.is_protected(object())
 
@@ -154,6 +179,12 @@ def test_select_object_content_is_let_through(production: Production) -> None:
 
 
 # -- writes ---------------------------------------------------------------------------------
+
+
+POLICY = (
+    '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": "*", '
+    '"Action": "s3:GetObject", "Resource": "arn:aws:s3:::bucket/*"}]}'
+)
 
 
 def pickle_round_trip(storage: Any) -> Any:
@@ -231,7 +262,29 @@ WRITES: dict[str, tuple[str, Callable[[Any, Path], object]]] = {
     ),
     "client.put_bucket_policy": (
         "PutBucketPolicy",
-        lambda s, _: s.connection.meta.client.put_bucket_policy(Bucket=BUCKET, Policy="{}"),
+        lambda s, _: s.connection.meta.client.put_bucket_policy(Bucket=BUCKET, Policy=POLICY),
+    ),
+    "client.put_object_tagging": (
+        "PutObjectTagging",
+        lambda s, _: s.connection.meta.client.put_object_tagging(
+            Bucket=BUCKET, Key="a.txt", Tagging={"TagSet": [{"Key": "k", "Value": "v"}]}
+        ),
+    ),
+    "client.put_object_acl": (
+        "PutObjectAcl",
+        lambda s, _: s.connection.meta.client.put_object_acl(
+            Bucket=BUCKET, Key="a.txt", ACL="public-read"
+        ),
+    ),
+    "client.put_bucket_tagging": (
+        "PutBucketTagging",
+        lambda s, _: s.connection.meta.client.put_bucket_tagging(
+            Bucket=BUCKET, Tagging={"TagSet": [{"Key": "k", "Value": "v"}]}
+        ),
+    ),
+    "Object.Acl().put": (
+        "PutObjectAcl",
+        lambda s, _: s.bucket.Object("a.txt").Acl().put(ACL="public-read"),
     ),
     "client.upload_fileobj": (
         "PutObject",
@@ -282,15 +335,13 @@ def test_refusal_message(production: Production) -> None:
     production.assert_untouched()
 
 
-def test_backend_description_is_configurable(unprotected: Production) -> None:
-    s3_guard.protect(unprotected.storage, backend="the production bucket")
+def test_backend_description_is_configurable(fresh: Production) -> None:
+    s3_guard.protect(fresh.storage, backend="the production bucket")
     with pytest.raises(ReadOnlyStorageError) as caught:
-        unprotected.storage.bucket.put_object(Key="x", Body=b"x")
+        fresh.storage.bucket.put_object(Key="x", Body=b"x")
     assert caught.value.backend == "the production bucket"
-    assert str(caught.value).endswith(
-        "; the production bucket is wrapped in ReadOnlyStorage, "
-        "use the backend directly without ReadOnlyStorage to write to it."
-    )
+    assert caught.value.bucket == fresh.bucket
+    assert str(caught.value).endswith(f"; {fix('the production bucket')}")
 
 
 # -- presigned URLs and POST forms ----------------------------------------------------------
@@ -336,26 +387,6 @@ def test_presigned_post_is_refused(production: Production, connection: str) -> N
     )
 
 
-# -- the HTTP request is checked last, before moto can answer it ----------------------------
-
-
-def test_http_request_is_checked_even_when_earlier_checks_let_a_write_through(
-    production: Production, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    client = production.storage.connection.meta.client
-    # Switch off the operation and signing checks to reach the last line alone.
-    client.meta.events.unregister(
-        "before-parameter-build.s3", unique_id="fallback_storage.s3_guard.operation"
-    )
-    client.meta.events.unregister("before-sign.s3", unique_id="fallback_storage.s3_guard.sign")
-    allowed = s3_guard.read_only_operations() | {"PutObject"}
-    monkeypatch.setattr(s3_guard, "read_only_operations", lambda: allowed)
-    with pytest.raises(ReadOnlyStorageError) as caught:
-        client.put_object(Bucket=BUCKET, Key="a.txt", Body=b"overwritten")
-    assert str(caught.value) == "HTTP PUT request for S3 operation 'PutObject' was refused; " + FIX
-    production.assert_untouched()
-
-
 # -- every connection the storage has or makes ----------------------------------------------
 
 
@@ -380,9 +411,9 @@ def test_connections_made_in_other_threads_are_guarded(production: Production) -
     production.assert_untouched()
 
 
-def test_connections_made_before_protect_are_guarded(unprotected: Production) -> None:
-    storage = unprotected.storage
-    unprotected.before = unprotected.snapshot()
+def test_connections_made_before_protect_are_guarded(fresh: Production) -> None:
+    storage, bucket_name = fresh.storage, fresh.bucket
+    fresh.before = fresh.snapshot()
     client, bucket = storage.connection.meta.client, storage.bucket
     unsigned_client = storage.unsigned_connection.meta.client
     thread_is_connected, protected = threading.Event(), threading.Event()
@@ -393,7 +424,7 @@ def test_connections_made_before_protect_are_guarded(unprotected: Production) ->
         thread_is_connected.set()
         protected.wait()
         try:
-            storage.connection.meta.client.put_object(Bucket=BUCKET, Key="a.txt", Body=b"x")
+            storage.connection.meta.client.put_object(Bucket=bucket_name, Key="a.txt", Body=b"x")
         except BaseException as error:  # noqa: BLE001 - handed to the main thread
             errors.append(error)
 
@@ -407,19 +438,22 @@ def test_connections_made_before_protect_are_guarded(unprotected: Production) ->
     refused = [error.operation for error in errors if isinstance(error, ReadOnlyStorageError)]
     assert refused == ["PutObject"]
     with pytest.raises(ReadOnlyStorageError, match="'PutObject'"):
-        client.put_object(Bucket=BUCKET, Key="a.txt", Body=b"x")
+        client.put_object(Bucket=bucket_name, Key="a.txt", Body=b"x")
     with pytest.raises(ReadOnlyStorageError, match="'PutObject'"):
-        client.upload_fileobj(io.BytesIO(b"x"), BUCKET, "a.txt")
+        client.upload_fileobj(io.BytesIO(b"x"), bucket_name, "a.txt")
     with pytest.raises(ReadOnlyStorageError, match="'PutObject'"):
-        client.generate_presigned_post(BUCKET, "a.txt")
+        client.generate_presigned_post(bucket_name, "a.txt")
     with pytest.raises(ReadOnlyStorageError, match="'DeleteObject'"):
         bucket.Object("a.txt").delete()
     with pytest.raises(ReadOnlyStorageError, match="'DeleteObject'"):
-        unsigned_client.delete_object(Bucket=BUCKET, Key="a.txt")
-    assert storage.connection.meta.client is not client
-    assert storage.bucket is not bucket
-    assert client.head_object(Bucket=BUCKET, Key="a.txt")["ContentLength"] == len(SEED["a.txt"])
-    unprotected.assert_untouched()
+        unsigned_client.delete_object(Bucket=bucket_name, Key="a.txt")
+    # The very clients made before are guarded in place (the guard is on botocore's classes).
+    assert storage.connection.meta.client is client
+    assert storage.bucket is bucket
+    assert client.head_object(Bucket=bucket_name, Key="a.txt")["ContentLength"] == len(
+        SEED["a.txt"]
+    )
+    fresh.assert_untouched()
 
 
 def test_protect_is_idempotent(production: Production) -> None:
@@ -445,44 +479,39 @@ def test_copies_of_a_protected_storage_stay_protected(
     production.assert_untouched()
 
 
-def test_managed_transfers_never_use_the_crt_client(
-    production: Production, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # The CRT transfer manager sends requests itself, past botocore's event handlers.
-    import boto3.s3.inject
-    import boto3.s3.transfer
-
-    preferred: list[str] = []
-    real_create_transfer_manager = boto3.s3.transfer.create_transfer_manager
-
-    def create_transfer_manager(client: Any, config: Any, osutil: Any = None) -> Any:
-        preferred.append(config.preferred_transfer_client)
-        return real_create_transfer_manager(client, config, osutil)
-
-    monkeypatch.setattr(boto3.s3.inject, "create_transfer_manager", create_transfer_manager)
-    crt: Any = boto3.s3.transfer.TransferConfig(preferred_transfer_client="crt")
-    client = production.storage.connection.meta.client
-    downloaded = io.BytesIO()
-    client.download_fileobj(BUCKET, "a.txt", downloaded, Config=crt)
-    assert downloaded.getvalue() == SEED["a.txt"]
-    with pytest.raises(ReadOnlyStorageError):
-        client.upload_fileobj(io.BytesIO(b"x"), BUCKET, "a.txt", None, None, crt)
-    with pytest.raises(ReadOnlyStorageError):
-        production.storage.bucket.Object("a.txt").upload_fileobj(io.BytesIO(b"x"), Config=crt)
-    assert preferred == ["classic", "classic", "classic"]
-    assert crt.preferred_transfer_client == "crt"  # the caller's config is left alone
-    production.assert_untouched()
-
-
 # -- the recordings notice writes (so that their silence above means something) ------------
 
 
-def test_recording_sees_writes_that_reach_the_bucket(unprotected: Production) -> None:
-    unprotected.before = unprotected.snapshot()
-    unprotected.storage.save("a.txt", ContentFile(b"overwritten"))
-    unprotected.storage.delete("docs/b.txt")
-    methods = [method for method, _ in unprotected.requests()]
+def test_recording_sees_writes_that_reach_the_bucket(fresh: Production) -> None:
+    fresh.before = fresh.snapshot()
+    fresh.storage.save("a.txt", ContentFile(b"overwritten"))
+    fresh.storage.delete("docs/b.txt")
+    methods = [method for method, _ in fresh.requests()]
     assert "PUT" in methods
     assert "DELETE" in methods
     with pytest.raises(AssertionError):
-        unprotected.assert_untouched()
+        fresh.assert_untouched()
+
+
+@pytest.mark.parametrize(
+    "change",
+    ["object tags", "object ACL", "bucket tags", "bucket policy", "multipart upload"],
+)
+def test_the_state_sees_changes_the_listing_does_not(fresh: Production, change: str) -> None:
+    client, bucket = fresh.raw_client, fresh.bucket
+    fresh.before = fresh.snapshot()
+    if change == "object tags":
+        client.put_object_tagging(
+            Bucket=bucket, Key="a.txt", Tagging={"TagSet": [{"Key": "k", "Value": "v"}]}
+        )
+    elif change == "object ACL":
+        client.put_object_acl(Bucket=bucket, Key="a.txt", ACL="public-read")
+    elif change == "bucket tags":
+        client.put_bucket_tagging(Bucket=bucket, Tagging={"TagSet": [{"Key": "k", "Value": "v"}]})
+    elif change == "bucket policy":
+        client.put_bucket_policy(Bucket=bucket, Policy=POLICY)
+    else:
+        client.create_multipart_upload(Bucket=bucket, Key="pending.bin")
+    assert fresh.snapshot() == fresh.before  # the listing alone would not notice
+    with pytest.raises(AssertionError):
+        fresh.assert_untouched()

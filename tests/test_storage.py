@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import io
 import os
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any, cast
@@ -109,9 +110,11 @@ def test_the_1x_time_names_are_aliases(local: FileSystemStorage, prod: FileSyste
 
 @pytest.fixture
 def s3() -> Iterator[S3Storage]:
+    # A bucket of its own: a test that wraps it in ReadOnlyStorage protects it for the process.
+    bucket = f"bucket-{uuid.uuid4().hex[:12]}"
     with mock_aws():
-        boto3.client("s3", region_name="us-east-1").create_bucket(Bucket="bucket")
-        yield S3Storage(bucket_name="bucket", region_name="us-east-1")
+        boto3.client("s3", region_name="us-east-1").create_bucket(Bucket=bucket)
+        yield S3Storage(bucket_name=bucket, region_name="us-east-1")
 
 
 def test_a_backend_that_does_not_implement_a_method_is_skipped(
@@ -480,7 +483,7 @@ def test_url_passes_extra_arguments_through_to_s3(s3: S3Storage, local: FileSyst
 
     url = storage.url("p.txt", parameters={"ResponseContentType": "text/plain"}, expire=60)
 
-    assert url.startswith("https://bucket.s3.amazonaws.com/p.txt?")
+    assert url.startswith(f"https://{s3.bucket_name}.s3.amazonaws.com/p.txt?")
     assert "response-content-type=text%2Fplain" in url
     assert "Expires=" in url or "X-Amz-Expires=60" in url
 
@@ -516,7 +519,7 @@ def test_an_s3_target_that_does_not_overwrite_gets_a_fresh_name(
 def test_s3_attributes_read_through(s3: S3Storage, local: FileSystemStorage) -> None:
     storage = FallbackStorage(backends=[local, ReadOnlyStorage(s3)])
 
-    assert storage.bucket_name == "bucket"
+    assert storage.bucket_name == s3.bucket_name
     assert storage.location == local.location
 
 

@@ -17,7 +17,7 @@ from storages.backends.s3 import S3Storage
 from fallback_storage import ReadOnlyStorageError
 from fallback_storage.exceptions import BucketChangedError, BucketTouchedError
 from fallback_storage.storage import FallbackStorage, ReadOnlyStorage
-from fallback_storage.testing import BucketGuard, BucketSnapshot, bucket_unchanged
+from fallback_storage.testing import BucketGuard, BucketSnapshot, bucket_unchanged, seeding
 
 pytest_plugins = ["pytester"]
 
@@ -147,13 +147,19 @@ def test_guard_fails_even_when_the_code_under_test_swallows_the_refusal(
 def test_guard_is_quiet_for_a_fallback_storage_with_a_read_only_production_layer(
     client: Any, tmp_path: Path
 ) -> None:
+    # ReadOnlyStorage protects its bucket for the rest of the process: one of this test's own,
+    # so PROD stays writable for the tests that write to it on purpose.
+    bucket = "read-only-prod-media"
+    with seeding(bucket):
+        client.create_bucket(Bucket=bucket)
+        client.put_object(Bucket=bucket, Key="a.txt", Body=b"production a")
     storage = FallbackStorage(
         backends=[
             FileSystemStorage(location=str(tmp_path)),
-            ReadOnlyStorage(S3Storage(bucket_name=PROD)),
+            ReadOnlyStorage(S3Storage(bucket_name=bucket)),
         ]
     )
-    with BucketGuard(PROD) as guard:
+    with BucketGuard(bucket) as guard:
         with storage.open("a.txt") as file:
             assert file.read() == b"production a"
         storage.save("a.txt", ContentFile(b"local"))
