@@ -13,7 +13,6 @@ so protection holds from the first request on.
 from __future__ import annotations
 
 import contextvars
-import errno
 import os
 import threading
 from collections.abc import Callable, Iterable
@@ -27,17 +26,22 @@ from django.utils.deconstruct import deconstructible
 
 from fallback_storage import cloud_guards
 from fallback_storage.backends import BackendEntry, build_backend, building, watch_settings
-from fallback_storage.exceptions import OperationNotImplemented, ReadOnlyStorageError
-from fallback_storage.failures import add_note
+from fallback_storage.exceptions import (
+    OperationNotImplemented,
+    ReadOnlyStorageError,
+)
 from fallback_storage.lending import lend, validate_read_methods
 from fallback_storage.method_kinds import is_write_mode
 from fallback_storage.name_checks import check_name
+from fallback_storage.read_errors import read_error
 from fallback_storage.read_only_files import ReadOnlyFile
 from fallback_storage.write_urls import refused_url
 
 __all__ = ["ReadOnlyStorage"]
 
 _OPTIONS = ("backend", "forbidden_as_missing", "read_methods")
+# Attributes of the wrapper itself, never passed on to the backend when assigned.
+_OWN_ATTRIBUTES = frozenset(_OPTIONS)
 _T = TypeVar("_T")
 # The backend entries whose wrappers are being built at construction, in this
 # context: an entry met again there refers to itself through settings.STORAGES.
@@ -152,6 +156,22 @@ class ReadOnlyStorage(Storage):
         watch_settings(self)
         self._protect_now()
 
+    def __setattr__(self, attribute: str, value: Any) -> None:
+        # Assigning an attribute the backend has (base_url, location...) sets it there, as
+        # on the storage it stands for; whatever the backend reaches then is protected too.
+        built = self.__dict__.get("_built")
+        if (
+            attribute.startswith("_")
+            or attribute in _OWN_ATTRIBUTES
+            or hasattr(type(self), attribute)
+            or built is None
+            or not hasattr(built, attribute)
+        ):
+            super().__setattr__(attribute, value)
+            return
+        setattr(built, attribute, value)
+        cloud_guards.protect_reachable(built)
+
     def __getattr__(self, attribute: str) -> Any:
         # Attributes of the wrapped backend (base_url, bucket_name, location...)
         # read through the wrapper; of its methods, only those known to read.
@@ -210,29 +230,22 @@ class ReadOnlyStorage(Storage):
         try:
             return function(*args)
         except Exception as error:
-            if self.forbidden_as_missing and _is_forbidden(error):
-                missing = FileNotFoundError(
-                    errno.ENOENT,
-                    f"{type(self.backend).__qualname__} answered 403 Forbidden for {name!r}, "
-                    f"counted as missing because ReadOnlyStorage 'forbidden_as_missing' is True",
-                    name,
-                )
-                add_note(missing, f"The 403 was: {type(error).__name__}: {error}")
-                raise missing from error
-            raise
+            raise read_error(
+                error, operation, name, self.backend, self.forbidden_as_missing
+            ) from error
 
     def exists(self, name: str) -> bool:
         check_name(name, "exists", "ReadOnlyStorage")
         try:
             return self.backend.exists(name)
         except Exception as error:
-            if self.forbidden_as_missing and _is_forbidden(error):
+            translated = read_error(error, "exists", name, self.backend, self.forbidden_as_missing)
+            if isinstance(translated, FileNotFoundError):
                 return False
-            raise
+            raise translated from error
 
     def listdir(self, path: str) -> tuple[list[str], list[str]]:
-        check_name(path, "listdir", "ReadOnlyStorage")
-        return self.backend.listdir(path)
+        return self._read("listdir", path, self.backend.listdir, path)
 
     def size(self, name: str) -> int:
         return self._read("size", name, self.backend.size, name)
@@ -246,8 +259,12 @@ class ReadOnlyStorage(Storage):
         refused = refused_url(self.backend, name, args, kwargs)
         if refused is not None:
             raise self._refuse(refused, name)
-        check_name(name, "url", "ReadOnlyStorage")
-        return self.backend.url(name, *args, **kwargs)
+        # No name check: a URL is computed, not looked up, and the backend's own answer for
+        # an odd name ('/evil.com', 'ab\0c') is Django's.
+        try:
+            return self.backend.url(name, *args, **kwargs)
+        except Exception as error:
+            raise read_error(error, "url", str(name), self.backend, False) from error
 
     def get_accessed_time(self, name: str) -> datetime:
         return self._read("get_accessed_time", name, self.backend.get_accessed_time, name)
@@ -272,16 +289,6 @@ class ReadOnlyStorage(Storage):
 
     def is_name_available(self, name: str, max_length: int | None = None) -> bool:
         return self._delegate("is_name_available", name, max_length=max_length)  # type: ignore[no-any-return]
-
-
-def _is_forbidden(error: BaseException) -> bool:
-    """Whether ``error`` is an HTTP 403 from S3 (botocore's ``ClientError``)."""
-    response = getattr(error, "response", None)
-    if not isinstance(response, dict):
-        return False
-    status = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-    code = response.get("Error", {}).get("Code")
-    return status == 403 or code in {"403", "AccessDenied", "Forbidden"}
 
 
 def _describe(storage: Storage) -> str:
