@@ -58,6 +58,9 @@ class Layers:
         )
         #: The layers in an outage (index -> until when), empty when none is or outages are off.
         self.down = {} if self.outages is None else self.outages.down
+        #: Whether no rule but outages has a say about the first layer, so the lookup asks it
+        #: straight away: no location cache, and no whiteout can hide its files.
+        self.first_unruled = cache is None and (self.whiteouts is None or self.writable == 0)
         self.copy_up = CopyUp(
             target=self.target,
             label=self.labels[self.writable or 0],
@@ -87,3 +90,8 @@ class Layers:
         """Forget everything known: a change reached names that cannot be listed one by one."""
         if self.cache is not None:
             self.cache.forget_all()
+
+    def reconfigured(self) -> None:
+        """A backend attribute was assigned (``location``, ``base_url``): learn it again."""
+        self.roots = local_roots(self.backends)
+        self.changed_many()

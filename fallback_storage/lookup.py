@@ -48,13 +48,13 @@ def walk(
     layers: Layers,
     name: str,
     method: str,
-    args: tuple[Any, ...],
+    extra: tuple[Any, ...] = (),
     existence: bool = False,
     record: bool = True,
     memo: bool = False,
     stop: int | None = None,
 ) -> tuple[int | None, Any, list[Failure]]:
-    """Search ``layers`` for ``name``, asking each with ``method(*args)``.
+    """Search ``layers`` for ``name``, asking each with ``method(name, *extra)``.
 
     With ``existence`` the answer is a bool and only ``True`` counts as found
     (``exists()``); otherwise a call that returns counts. ``stop`` ends the
@@ -66,15 +66,44 @@ def walk(
     failures met.
     """
     # Every read goes through here: the rules that are off cost one test each.
+    whiteouts = layers.whiteouts
+    if whiteouts is not None and MARKER_PREFIX in name and is_reserved(name):
+        return None, None, []  # a whiteout marker is never a file
+    backends = layers.backends
+    down = layers.down  # the layers in an outage, usually none
+    failures: list[Failure] = []
+    certain = True
+    implemented = False
+    start = 0
+    if layers.first_unruled and not down and stop != 0:
+        # No rule has a say about the first layer (no location cache; it is the writable
+        # layer or there are no whiteouts; it is not in an outage): ask it straight away.
+        first = backends[0]
+        function = getattr(first, method, None)
+        if function is not None:
+            try:
+                answer = function(name, *extra) if extra else function(name)
+            except SuspiciousOperation:
+                raise
+            except NotImplementedError:
+                certain = False
+            except Exception as error:
+                if layers.outages is not None:
+                    layers.outages.failed(0, error)
+                certain = is_missing(error)
+                failures.append(Failure(0, first, error))
+            else:
+                if answer or not existence:
+                    return 0, answer, failures
+                implemented = True
+        else:
+            certain = False
+        start = 1
     count = layers.count
     if stop is None:
         stop = count
-    failures: list[Failure] = []
-    whiteouts = layers.whiteouts
-    if whiteouts is not None and MARKER_PREFIX in name and is_reserved(name):
-        return None, None, failures  # a whiteout marker is never a file
     cache = layers.cache
-    start = token = 0
+    token = 0
     known = None
     if cache is not None:
         token = cache.token()
@@ -83,12 +112,8 @@ def walk(
             start = known[0]
             if start >= count:
                 return None, _REMEMBERED_MISSING, failures
-    backends = layers.backends
     writable = layers.writable
-    down = layers.down  # the layers in an outage, usually none
     hidden: bool | None = None
-    certain = True
-    implemented = False
     for index in range(start, stop):
         if whiteouts is not None and index != writable:
             if hidden is None:
@@ -112,7 +137,7 @@ def walk(
             certain = False
             continue
         try:
-            answer = function(*args)
+            answer = function(name, *extra) if extra else function(name)
         except SuspiciousOperation:
             raise
         except NotImplementedError:
@@ -156,7 +181,7 @@ def find(layers: Layers, name: str, *, stop: int | None = None) -> int | None:
 
     Raises the combined failure when a layer that might have it could not answer.
     """
-    index, _, failures = walk(layers, name, "exists", (name,), True, True, False, stop)
+    index, _, failures = walk(layers, name, "exists", (), True, True, False, stop)
     if index is None and failures and not all(is_missing(f.error) for f in failures):
         raise combine(failures, "exists", name)
     return index
@@ -166,13 +191,13 @@ def read(
     layers: Layers,
     method: str,
     name: str,
-    args: tuple[Any, ...],
+    extra: tuple[Any, ...] = (),
     *,
     record: bool = True,
     memo: bool = False,
 ) -> tuple[int, Any]:
-    """The first layer's answer to the read ``method(*args)`` of ``name``, and its index."""
-    index, answer, failures = walk(layers, name, method, args, False, record, memo)
+    """The first layer's answer to the read ``method(name, *extra)``, and its index."""
+    index, answer, failures = walk(layers, name, method, extra, False, record, memo)
     if index is not None:
         return index, answer
     if failures:
@@ -198,7 +223,7 @@ def free(layers: Layers, name: str) -> bool | None:
     answer (production down, throttled, forbidden) must not stop a local
     write, but its answer is unknown. A failure of a writable layer is raised.
     """
-    index, _, failures = walk(layers, name, "exists", (name,), True)
+    index, _, failures = walk(layers, name, "exists", (), True)
     if index is not None:
         return False
     unknown = False

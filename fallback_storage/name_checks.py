@@ -29,7 +29,7 @@ from collections.abc import Sequence
 
 from fallback_storage.exceptions import SuspiciousFileName
 
-__all__ = ["canonical_name", "check_name", "local_roots"]
+__all__ = ["canonical_name", "check_name", "climbs_out", "local_roots"]
 
 
 def check_name(name: object, operation: str, storage: str) -> None:
@@ -54,11 +54,32 @@ def check_name(name: object, operation: str, storage: str) -> None:
         )
 
 
+def climbs_out(name: object) -> bool:
+    """Whether ``name`` is relative and its ``..`` segments climb out of the storage.
+
+    ``url()`` refuses such names, while it computes the backend's own URL for
+    other names no file can have (``/evil.com``, ``ab\\0c``), as Django does.
+    """
+    if not isinstance(name, str) or ".." not in name:
+        return False
+    spelled = name.replace("\\", "/")
+    if spelled.startswith("/"):
+        return False
+    normal = posixpath.normpath(spelled)
+    return normal == ".." or normal.startswith("../")
+
+
 def _nul_refused(name: str, operation: str, storage: str) -> SuspiciousFileName:
     return SuspiciousFileName(
         f"{storage} refused the file name {name!r} in {operation}(): it contains a NUL "
         f"byte, which no file system can store; remove it from the name."
     )
+
+
+# Names seen already canonical (a pure fact about the string, whatever the roots), so a
+# name a page asks about again and again is checked once.
+_CANONICAL: dict[object, None] = {}
+_CANONICAL_SIZE = 4096
 
 
 def local_roots(layers: Sequence[object]) -> tuple[str, ...]:
@@ -84,9 +105,11 @@ def canonical_name(name: object, operation: str, roots: Sequence[str]) -> str:
     name with a NUL byte, and for an absolute name or one with ``..`` segments
     that is not inside one of ``roots``.
     """
+    if name in _CANONICAL:
+        return name  # type: ignore[return-value]  # seen before, and already canonical
     if not isinstance(name, str):
         if not isinstance(name, os.PathLike):
-            return name  # type: ignore[return-value] - url(None) and the like: the backends' call
+            return name  # type: ignore[return-value]  # url(None) and the like: the backends' call
         name = os.fspath(name)
         if not isinstance(name, str):
             raise SuspiciousFileName(
@@ -102,6 +125,9 @@ def canonical_name(name: object, operation: str, roots: Sequence[str]) -> str:
         or name[:1] == "/"
         or name[-1:] in ("/", ".")
     ):
+        if len(_CANONICAL) >= _CANONICAL_SIZE:
+            _CANONICAL.clear()
+        _CANONICAL[name] = None
         return name  # already canonical: the usual case, decided without building anything
     if "\x00" in name:
         raise _nul_refused(name, operation, "FallbackStorage")

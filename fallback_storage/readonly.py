@@ -32,7 +32,7 @@ from fallback_storage.exceptions import (
 )
 from fallback_storage.lending import lend, validate_read_methods
 from fallback_storage.method_kinds import is_write_mode
-from fallback_storage.name_checks import check_name
+from fallback_storage.name_checks import check_name, climbs_out
 from fallback_storage.read_errors import read_error
 from fallback_storage.read_only_files import ReadOnlyFile
 from fallback_storage.write_urls import refused_url
@@ -259,8 +259,10 @@ class ReadOnlyStorage(Storage):
         refused = refused_url(self.backend, name, args, kwargs)
         if refused is not None:
             raise self._refuse(refused, name)
-        # No name check: a URL is computed, not looked up, and the backend's own answer for
-        # an odd name ('/evil.com', 'ab\0c') is Django's.
+        # A URL is computed, not looked up, and the backend's own answer for an odd name
+        # ('/evil.com', 'ab\0c') is Django's; only a name that climbs out is refused.
+        if climbs_out(name):
+            check_name(name, "url", "ReadOnlyStorage")
         try:
             return self.backend.url(name, *args, **kwargs)
         except Exception as error:

@@ -11,31 +11,19 @@ the options only choose the rules those two apply
 from __future__ import annotations
 
 import os
-import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from django.apps import apps
 from django.core.exceptions import ImproperlyConfigured
 from django.core.files.base import File
 from django.utils.deconstruct import deconstructible
 
 from fallback_storage import lookup, writes
-from fallback_storage.available_names import NameChoice
-from fallback_storage.backends import (
-    BackendEntry,
-    build_backend,
-    building,
-    legacy_entries,
-    watch_settings,
-)
 from fallback_storage.exceptions import SuspiciousFileName
-from fallback_storage.layers import Layers
-from fallback_storage.location_cache import LocationCache
+from fallback_storage.layered_storage import LayeredStorage
 from fallback_storage.method_kinds import is_write_mode
-from fallback_storage.name_checks import canonical_name
-from fallback_storage.options import Options, parse
+from fallback_storage.name_checks import canonical_name, climbs_out
 from fallback_storage.paths import local_path
 from fallback_storage.readonly import ReadOnlyStorage
 from fallback_storage.url_arguments import call_url
@@ -45,7 +33,7 @@ __all__ = ["FallbackStorage", "ReadOnlyStorage"]
 
 
 @deconstructible(path="fallback_storage.storage.FallbackStorage")
-class FallbackStorage(NameChoice):
+class FallbackStorage(LayeredStorage):
     """A storage that tries several backends in order; the first successful answer wins.
 
     ``backends`` lists the backends, first tried first: aliases of
@@ -58,24 +46,6 @@ class FallbackStorage(NameChoice):
     and the configuration page.
     """
 
-    def __init__(self, backends: Sequence[BackendEntry] | None = None, **options: Any) -> None:
-        self._built: Layers | None = None
-        self._invalid: ImproperlyConfigured | None = None
-        try:
-            self._options: Options = parse(backends, options)
-        except ImproperlyConfigured as error:
-            if apps.ready:
-                raise
-            # Built while Django starts (an app's ready() builds the default storage):
-            # raise at first use instead, so `manage.py check` can report it (E002).
-            self._invalid = error
-            self._options = parse(None, {})
-        timeout, alias = self._options.cache_timeout, self._options.cache_alias
-        self._cache = None if timeout is None else LocationCache(timeout, alias)
-        self._lock = threading.RLock()
-        self._start_reservations()
-        watch_settings(self)
-
     # -- reading --------------------------------------------------------------------------
 
     def _open(self, name: str, mode: str = "rb") -> File[Any]:
@@ -84,7 +54,7 @@ class FallbackStorage(NameChoice):
         if is_write_mode(mode):
             return writes.open_for_writing(layers, name, mode)
         # A lazily opening backend may "open" a missing file: an open proves nothing.
-        index, handle = lookup.read(layers, "open", name, (name, mode), record=False)
+        index, handle = lookup.read(layers, "open", name, (mode,), record=False)
         if index == layers.writable:
             return handle  # type: ignore[no-any-return]
         source, label = layers.backends[index], layers.labels[index]
@@ -130,13 +100,16 @@ class FallbackStorage(NameChoice):
         """The URL from the first backend that has ``name``, else from the last backend.
 
         Extra arguments (``S3Storage.url``'s ``parameters``, ``expire``,
-        ``http_method``) go to the backend that computes the URL, if it takes them.
+        ``http_method``) go to the backend that computes the URL, if it takes them. A
+        name whose ``..`` segments climb out of the storage is refused.
         """
         layers = self._built or self._built_layers()
         try:
             name = canonical_name(name, "url", layers.roots)
         except SuspiciousFileName:
-            index = None  # it can be no layer's file, so it is asked of none: a missing file's URL
+            if climbs_out(name):
+                raise  # a URL that climbs out of the storage is refused, as every read is
+            index = None  # '/evil.com', 'ab\0c': no layer's file; a missing file's URL, as Django's
         else:
             index = None if name is None else lookup.find(layers, name, stop=layers.count - 1)
         backend = layers.last if index is None else layers.backends[index]
@@ -148,7 +121,7 @@ class FallbackStorage(NameChoice):
     def size(self, name: str) -> int:
         layers = self._built or self._built_layers()
         name = canonical_name(name, "size", layers.roots)
-        return lookup.read(layers, "size", name, (name,), memo=True)[1]  # type: ignore[no-any-return]
+        return lookup.read(layers, "size", name, memo=True)[1]  # type: ignore[no-any-return]
 
     def path(self, name: str) -> str:
         """A local path that tells the truth: a file only a layer without paths has is copied
@@ -165,10 +138,11 @@ class FallbackStorage(NameChoice):
     def get_modified_time(self, name: str) -> datetime:
         return self._read("get_modified_time", name)
 
-    def _read(self, method: str, name: str) -> Any:
+    def _read(self, method: str, name: str) -> datetime:
         layers = self._built or self._built_layers()
         name = canonical_name(name, method, layers.roots)
-        return lookup.read(layers, method, name, (name,))[1]
+        time: datetime = lookup.read(layers, method, name)[1]
+        return time
 
     # The 1.x names.
     def accessed_time(self, name: str) -> datetime:
@@ -227,80 +201,3 @@ class FallbackStorage(NameChoice):
                 f"'whiteouts': True in the storage's OPTIONS."
             )
         return whiteouts
-
-    # -- the backends and their attributes --------------------------------------------------
-
-    @property
-    def backends(self) -> tuple[Any, ...]:
-        """The built backends, in the order they are tried."""
-        return self._built_layers().backends
-
-    @property
-    def read_only(self) -> bool:
-        """Whether every backend is read-only, so no write can succeed."""
-        return self._built_layers().writable is None
-
-    def _wrapped_backends(self) -> tuple[Any, ...]:
-        return self.backends
-
-    def _built_layers(self) -> Layers:
-        built = self._built
-        if built is not None:
-            return built
-        if self._invalid is not None:
-            raise self._invalid
-        with self._lock, building(self, "FallbackStorage"):
-            if self._built is None:
-                if self._options.entries is None:
-                    entries = legacy_entries("FallbackStorage")
-                    label = "settings.FALLBACK_STORAGES"
-                else:
-                    entries, label = self._options.entries, "FallbackStorage 'backends'"
-                backends = tuple(build_backend(entry, label) for entry in entries)
-                self._built = Layers(backends, self._options, self._cache)
-            return self._built
-
-    def _reset_backends(self) -> None:
-        with self._lock:
-            self._built = None
-            if self._cache is not None:
-                self._cache.unbind()
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = self.__dict__.copy()
-        state["_built"] = None
-        for unpicklable in ("_lock", "_reserved", "_reservation_lock", "_saving"):
-            del state[unpicklable]
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-        self._lock = threading.RLock()
-        self._start_reservations()
-        watch_settings(self)
-
-    def __setattr__(self, attribute: str, value: Any) -> None:
-        # Assigning an attribute the backends have (base_url, location...) sets it on every
-        # backend that has it, so the storage keeps behaving as one.
-        if attribute.startswith("_") or hasattr(type(self), attribute):
-            super().__setattr__(attribute, value)
-            return
-        having = [backend for backend in self.backends if hasattr(backend, attribute)]
-        if not having:
-            super().__setattr__(attribute, value)
-        for backend in having:
-            setattr(backend, attribute, value)
-
-    def __getattr__(self, attribute: str) -> Any:
-        # Attributes a backend has and Storage does not (location, base_url,
-        # bucket_name...) read through from the first backend that has them.
-        if attribute.startswith("_"):
-            raise AttributeError(attribute)
-        for backend in self.backends:
-            try:
-                return getattr(backend, attribute)
-            except AttributeError:
-                continue
-        raise AttributeError(
-            f"Neither FallbackStorage nor any of its backends has an attribute {attribute!r}."
-        )

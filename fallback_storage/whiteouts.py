@@ -17,6 +17,7 @@ writable one (see :mod:`fallback_storage.options`).
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import logging
 import posixpath
@@ -140,7 +141,7 @@ class Whiteouts:
             found.extend(self.list(posixpath.join(base, directory)))
         return sorted(found)
 
-    def clear(self, names: Iterable[str] | None) -> list[str]:
+    def clear(self, names: Iterable[str] | None) -> builtins.list[str]:
         """Remove the markers of ``names`` (all when None); return the names cleared."""
         wanted = self.list() if names is None else list(names)
         cleared = []

@@ -209,14 +209,14 @@ def test_assigning_an_attribute_of_the_backends_sets_it_on_each_that_has_it(
     memory = InMemoryStorage(base_url="/memory/")
     storage = FallbackStorage(backends=[local, memory])
 
-    storage.base_url = "/elsewhere/"  # type: ignore[attr-defined]
+    storage.base_url = "/elsewhere/"
 
     assert storage.base_url == "/elsewhere/"
     assert (local.base_url, memory.base_url) == ("/elsewhere/", "/elsewhere/")
     assert storage.url("missing.txt") == "/elsewhere/missing.txt"
     # An attribute no backend has is the storage's own.
-    storage.note = "mine"  # type: ignore[attr-defined]
-    assert storage.note == "mine"  # type: ignore[attr-defined]
+    storage.note = "mine"
+    assert storage.note == "mine"
     assert not hasattr(local, "note")
 
 
@@ -430,3 +430,22 @@ def test_an_alias_whose_backend_cannot_be_imported() -> None:
         message = error_of(FallbackStorage(backends=["broken"]))
     assert message.startswith("FallbackStorage 'backends' entry 'broken' cannot be built (")
     assert message.endswith("); fix settings.STORAGES['broken'].")
+
+
+def test_assigning_a_location_moves_the_storage_and_its_remembered_answers(
+    tmp_path: Path,
+) -> None:
+    first, second = tmp_path / "first", tmp_path / "second"
+    (second / "docs").mkdir(parents=True)
+    (second / "docs" / "b.txt").write_bytes(b"in second")
+    first.mkdir()
+    storage = FallbackStorage(
+        backends=[FileSystemStorage(location=first), InMemoryStorage()], cache_timeout=60
+    )
+    assert storage.exists("docs/b.txt") is False  # remembered: no layer has it
+
+    storage.location = str(second)
+
+    assert storage.exists("docs/b.txt") is True
+    # An absolute name inside the new location is taken as meant, as FileSystemStorage does.
+    assert storage.size(str(second / "docs" / "b.txt")) == len(b"in second")

@@ -122,7 +122,7 @@ def test_bad_options_are_refused_at_construction(
     local: FileSystemStorage, options: dict[str, object], message: str
 ) -> None:
     with pytest.raises(ImproperlyConfigured) as caught:
-        FallbackStorage(backends=[local], **options)  # type: ignore[arg-type]
+        FallbackStorage(backends=[local], **options)
 
     assert str(caught.value) == message
 

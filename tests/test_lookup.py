@@ -158,14 +158,15 @@ def test_with_the_cache_repeated_reads_of_a_production_file_send_no_request(
     whiteouts: bool,
 ) -> None:
     storage = make(whiteouts=whiteouts)
-    first = [storage.exists("prod-only.txt"), storage.url("prod-only.txt")]
+    assert storage.exists("prod-only.txt") is True
+    first_url = storage.url("prod-only.txt")
     assert storage.size("prod-only.txt") == len(b"from production")
     assert storage.exists("missing.txt") is False
     s3_server.clear()
 
     for _ in range(3):
         assert storage.exists("prod-only.txt") is True
-        assert storage.url("prod-only.txt").split("?")[0] == first[1].split("?")[0]
+        assert storage.url("prod-only.txt").split("?")[0] == first_url.split("?")[0]
         assert storage.size("prod-only.txt") == len(b"from production")
         assert storage.exists("missing.txt") is False
 

@@ -119,9 +119,11 @@ def test_a_read_gives_djangos_answer_or_a_clear_error_identically_through_both_w
     via_read_only = outcome(read, ReadOnlyStorage(fresh(kind, tmp_path / "read-only")), name)
 
     if label in SUSPICIOUS:
-        # A URL is computed, never looked up: both give Django's own (FallbackStorage asking
-        # no layer whether such a name exists); every other read is refused before any layer.
-        refused = direct if operation == "url" else SuspiciousFileName
+        # A URL is computed, never looked up: both give Django's own for a name no file can
+        # have ('/etc/passwd', a NUL), asking no layer whether it exists, and refuse one that
+        # climbs out with '..'; every other read is refused before any layer.
+        climbs = label.startswith(("dotdot", "backslash-dotdot"))
+        refused = direct if operation == "url" and not climbs else SuspiciousFileName
         assert (via_fallback, via_read_only) == (refused, refused)
     else:
         # A name too long for a file system is a missing file there, through both wrappers;

@@ -141,7 +141,7 @@ def test_after_one_timeout_the_layer_is_skipped_and_says_until_when(
         f"the other layers were asked."
     )
     # The local layer's "missing" is kept beside it, as for any failure of several layers.
-    assert any("backend 0 (FileSystemStorage)" in note for note in error.__notes__)
+    assert any("backend 0 (FileSystemStorage)" in note for note in getattr(error, "__notes__", []))
     outage_lines = [record for record in caplog.records if "cannot be reached" in record.message]
     assert len(outage_lines) == 1
     assert outage_lines[0].message.startswith(f"{LAYER} cannot be reached (ReadTimeoutError: ")
