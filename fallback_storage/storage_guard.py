@@ -110,7 +110,7 @@ class StorageGuard(contextlib.ContextDecorator):
             self.writes = []
             self._watched = _reachable(_resolve(target) for target in self.targets)
             self._buckets = contextlib.ExitStack()
-            from fallback_storage.testing import BucketGuard
+            from fallback_storage.s3_testing import BucketGuard
 
             s3 = [storage for storage in self._watched if s3_guard.is_s3_storage(storage)]
             if buckets := sorted({str(getattr(storage, "bucket_name", "")) for storage in s3}):
