@@ -9,12 +9,15 @@ kept in one place so every action answers the same way.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from django.core.files.storage import Storage
 
+from fallback_storage import s3_guard
+from fallback_storage.readonly import ReadOnlyStorage
 from fallback_storage.storage import FallbackStorage
 
-__all__ = ["layers", "parts", "whiteout_hiding", "whiteouts_on", "writable_index"]
+__all__ = ["describe", "layers", "parts", "whiteout_hiding", "whiteouts_on", "writable_index"]
 
 
 def layers(storage: Storage) -> tuple[Storage, ...]:
@@ -67,3 +70,39 @@ def whiteout_hiding(storage: Storage) -> Callable[[int, str], str | None]:
         return None
 
     return hiding
+
+
+def describe(index: int, layer: Storage) -> dict[str, Any]:
+    """One row of ``layers``: index, class, access, S3 guard state and location."""
+    inner = layer.backend if isinstance(layer, ReadOnlyStorage) else layer
+    name = type(layer).__qualname__
+    if inner is not layer:
+        name = f"{name}({type(inner).__qualname__})"
+    read_only = getattr(layer, "read_only", False) is True
+    origin = _http_origin(inner)
+    if s3_guard.is_s3_storage(inner):
+        guard = "on" if s3_guard.is_protected(inner) else "off"
+        prefix = getattr(inner, "location", "") or ""
+        location = f"s3://{getattr(inner, 'bucket_name', '')}/{prefix}"
+    elif origin is not None:
+        guard = None
+        location = origin
+    else:
+        guard = None
+        location = str(getattr(inner, "location", "") or "")
+    return {
+        "layer": index,
+        "class": name,
+        "access": "read-only" if read_only else "writable",
+        "s3_guard": guard,
+        "location": location,
+    }
+
+
+def _http_origin(storage: Storage) -> str | None:
+    """The base URL (and prefix) of an HTTPStorage, else None."""
+    try:
+        from fallback_storage.http import HTTPStorage
+    except ImportError:  # no urllib3 (the 'http' extra), so no HTTPStorage either
+        return None
+    return storage.url(None) if isinstance(storage, HTTPStorage) else None

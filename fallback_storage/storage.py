@@ -19,7 +19,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.files.base import File
 from django.utils.deconstruct import deconstructible
 
-from fallback_storage import lookup, writes
+from fallback_storage import listings, lookup, writes
 from fallback_storage.exceptions import SuspiciousFileName
 from fallback_storage.layered_storage import LayeredStorage
 from fallback_storage.method_kinds import is_write_mode
@@ -92,7 +92,7 @@ class FallbackStorage(LayeredStorage):
     def listdir(self, path: str) -> tuple[list[str], list[str]]:
         """The union of every backend's listing, each name once, in backend order."""
         layers = self._built_layers()
-        return lookup.listdir(layers, canonical_name(path, "listdir", layers.roots))
+        return listings.listdir(layers, canonical_name(path, "listdir", layers.roots))
 
     # -- URLs, sizes, paths and times -----------------------------------------------------
 

@@ -9,6 +9,7 @@ alone, dropping its OPTIONS.
 from __future__ import annotations
 
 import json
+import socket
 from collections.abc import Iterator
 from io import StringIO
 from pathlib import Path
@@ -369,3 +370,26 @@ def test_whiteouts_off_is_explained(layered: Path) -> None:
     media = configured("media")
     media.delete("docs/c.txt")
     assert read(media, "docs/c.txt") == b"prod"
+
+
+def test_which_reports_the_other_layers_when_one_cannot_be_reached(tmp_path: Path) -> None:
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    closed.close()  # nothing listens there: every request is refused at once
+    origin = {
+        "BACKEND": "fallback_storage.http.HTTPStorage",
+        "OPTIONS": {"base_url": f"http://127.0.0.1:{port}/media/", "retries": 0},
+    }
+    (tmp_path / "local" / "docs").mkdir(parents=True)
+    (tmp_path / "local" / "docs" / "a.txt").write_bytes(b"local")
+    with override_settings(STORAGES={"media": fallback(on_disk(tmp_path / "local"), origin)}):
+        out, err = StringIO(), StringIO()
+        call_command(
+            "fallback_storage", "which", "docs/a.txt", "--storage=media", "--json",
+            stdout=out, stderr=err,
+        )  # fmt: skip
+    assert json.loads(out.getvalue())["layer"]["layer"] == 0
+    assert err.getvalue().startswith(
+        "Layer 1 (HTTPStorage) could not be asked about 'docs/a.txt', so it is left out: "
+    )

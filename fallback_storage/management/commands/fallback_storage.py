@@ -25,8 +25,9 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.files.storage import InvalidStorageError, Storage, storages
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from fallback_storage import pull_report, s3_guard
+from fallback_storage import pull_report
 from fallback_storage.exceptions import PullInterrupted, PullUsageError
+from fallback_storage.layer_view import describe as _describe
 from fallback_storage.layer_view import layers as _layers
 from fallback_storage.layer_view import parts as _parts
 from fallback_storage.layer_view import whiteout_hiding as _whiteout_hiding
@@ -34,7 +35,6 @@ from fallback_storage.layer_view import whiteouts_on as _whiteouts_on
 from fallback_storage.management.output import print_rows, print_table
 from fallback_storage.pull import parse_size, pull
 from fallback_storage.pull_selection import select
-from fallback_storage.readonly import ReadOnlyStorage
 from fallback_storage.storage import FallbackStorage
 from fallback_storage.whiteouts import MARKER_PREFIX
 
@@ -118,7 +118,7 @@ class Command(BaseCommand):
 
     def _which(self, alias: str, storage: Storage, layers: Sequence[Storage], name: str) -> None:
         hiding = _whiteout_hiding(storage)
-        having = [index for index, layer in enumerate(layers) if _exists(layer, name)]
+        having = [index for index, layer in enumerate(layers) if self._exists(index, layer, name)]
         serving = [index for index in having if hiding(index, name) is None]
         hidden = [index for index in having if index not in serving]
         described = _describe(serving[0], layers[serving[0]]) if serving else None
@@ -162,7 +162,9 @@ class Command(BaseCommand):
                         entries.setdefault((kind, entry), []).append(index)
         if not entries and base:
             # PATH may be a file: list it, as ls does, with the layers that have it.
-            having = [index for index, layer in enumerate(layers) if _exists(layer, base)]
+            having = [
+                index for index, layer in enumerate(layers) if self._exists(index, layer, base)
+            ]
             if having:
                 entries[("file", base)] = having
                 base = ""
@@ -263,55 +265,26 @@ class Command(BaseCommand):
     def _print(self, data: object, rows: list[dict[str, Any]], columns: Sequence[str]) -> None:
         print_rows(self.stdout, self.as_json, data, rows, columns)
 
+    def _exists(self, index: int, layer: Storage, name: str) -> bool:
+        """Whether ``layer`` has ``name``; a layer that cannot be asked is said so, on stderr."""
+        try:
+            return layer.exists(name)
+        except NotImplementedError:
+            return False
+        except OSError as error:  # production down, a timeout, a refusal: report the others
+            self.stderr.write(
+                f"Layer {index} ({type(layer).__qualname__}) could not be asked about "
+                f"{name!r}, so it is left out: {error}"
+            )
+            return False
+
     def _table(self, rows: list[dict[str, Any]], columns: Sequence[str]) -> None:
         print_table(self.stdout, rows, columns)
-
-
-def _describe(index: int, layer: Storage) -> dict[str, Any]:
-    inner = layer.backend if isinstance(layer, ReadOnlyStorage) else layer
-    name = type(layer).__qualname__
-    if inner is not layer:
-        name = f"{name}({type(inner).__qualname__})"
-    read_only = getattr(layer, "read_only", False) is True
-    origin = _http_origin(inner)
-    if s3_guard.is_s3_storage(inner):
-        guard = "on" if s3_guard.is_protected(inner) else "off"
-        prefix = getattr(inner, "location", "") or ""
-        location = f"s3://{getattr(inner, 'bucket_name', '')}/{prefix}"
-    elif origin is not None:
-        guard = None
-        location = origin
-    else:
-        guard = None
-        location = str(getattr(inner, "location", "") or "")
-    return {
-        "layer": index,
-        "class": name,
-        "access": "read-only" if read_only else "writable",
-        "s3_guard": guard,
-        "location": location,
-    }
-
-
-def _http_origin(storage: Storage) -> str | None:
-    """The base URL (and prefix) of an HTTPStorage, else None."""
-    try:
-        from fallback_storage.http import HTTPStorage
-    except ImportError:  # no urllib3 (the 'http' extra), so no HTTPStorage either
-        return None
-    return storage.url(None) if isinstance(storage, HTTPStorage) else None
 
 
 def _with_hidden(storage: Storage, columns: list[str]) -> list[str]:
     # The HIDDEN_IN column only where something can be hidden.
     return [*columns, "hidden_in"] if _whiteouts_on(storage) else columns
-
-
-def _exists(layer: Storage, name: str) -> bool:
-    try:
-        return layer.exists(name)
-    except NotImplementedError:
-        return False
 
 
 def _indexes(indexes: list[int]) -> str:
