@@ -91,10 +91,16 @@ def _refusal(what: str, *, operation: str, target: Target | None, backend: str) 
         where = f" on {location!r}"
         if _is_access_point(target.bucket):
             where += " (an access point, which may reach a protected bucket)"
+    if where:
+        reason = f"{backend} is wrapped in ReadOnlyStorage, which keeps its bucket read-only"
+    else:  # any of several protected buckets: naming one would be a guess
+        reason = (
+            "its bucket cannot be told from the request, and ReadOnlyStorage keeps buckets "
+            "read-only"
+        )
     return ReadOnlyStorageError(
-        f"{what}{where} was refused; {backend} is wrapped in ReadOnlyStorage, which keeps "
-        f"its bucket read-only in this whole process, so write to a writable layer or to "
-        f"another bucket.",
+        f"{what}{where} was refused; {reason} in this whole process, so write to a writable "
+        f"layer or to another bucket.",
         operation=operation,
         name=target.key if target is not None else None,
         backend=backend,
