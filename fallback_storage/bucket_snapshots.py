@@ -1,6 +1,7 @@
 """Bucket snapshots for CI jobs against a real bucket with read-only credentials.
 
-:class:`BucketSnapshot` and :func:`bucket_unchanged` compare the listing
+:class:`~fallback_storage.testing.BucketSnapshot` and
+:func:`~fallback_storage.testing.bucket_unchanged` compare the listing
 (keys, ETags, sizes, LastModified) before and after, and report every
 difference. Only list permissions are needed. Import them from
 :mod:`fallback_storage.testing`.

@@ -10,7 +10,7 @@
 * ``--untouched-storage ALIAS`` (repeatable), the ini option
   ``untouched_storages``, ``@pytest.mark.untouched_storages("production", ...)``
   and the ``storage_guard("production")`` fixture do the same for any storage,
-  with :class:`~fallback_storage.testing.StorageGuard`: a write through the
+  with :class:`~fallback_storage.storage_guard.StorageGuard`: a write through the
   storage API (save, delete, write-mode open, a backend's own write methods)
   fails the test.
 
@@ -83,7 +83,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
         f"{_STORAGE_MARKER}(*aliases_or_storages): fail the test if a write reaches one of "
-        f"these storages (fallback_storage.testing.StorageGuard).",
+        f"these storages (fallback_storage.storage_guard.StorageGuard).",
     )
 
 
@@ -171,7 +171,7 @@ def production_guard() -> Iterator[Callable[..., BucketGuard]]:
 def storage_guard() -> Iterator[Callable[..., StorageGuard]]:
     """Guard storages from the call until the end of the test: ``storage_guard("production")``.
 
-    Takes the arguments of :class:`~fallback_storage.testing.StorageGuard`
+    Takes the arguments of :class:`~fallback_storage.storage_guard.StorageGuard`
     (aliases of ``settings.STORAGES`` or storages, ``block``, ``read_methods``)
     and returns the guard, whose ``writes`` the test can inspect. A write fails
     the test at teardown.

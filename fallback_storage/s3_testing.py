@@ -1,8 +1,8 @@
-"""The S3 test guard: :class:`BucketGuard` and the :class:`S3Request` records it keeps.
+"""The S3 test guard, exported by :mod:`fallback_storage.testing`.
 
-While a :class:`BucketGuard` is active, every S3 request that any boto3 client
-in the process sends to the named buckets is seen, clients created before it
-was entered included. A request that is not a read
+While a :class:`~fallback_storage.testing.BucketGuard` is active, every S3
+request that any boto3 client in the process sends to the named buckets is
+seen, clients created before it was entered included. A request that is not a read
 (``fallback_storage.s3_guard.read_only_operations()``) is refused before it
 is sent, and leaving the guard raises
 :class:`~fallback_storage.exceptions.BucketTouchedError` with every such
