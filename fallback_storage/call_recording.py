@@ -9,8 +9,8 @@
 Nothing is instrumented while nothing records: the lookup and the storages
 run as they are. The first recording to start wraps, for the whole process,
 :class:`~fallback_storage.storage.FallbackStorage`'s public operations at the
-class level; the first operation of a storage in a recording instruments its
-layers (:mod:`fallback_storage.call_layers`) and the client methods of their
+class level; the first operation of a storage in a recording (or the first
+read of its ``backends``) instruments its layers (:mod:`fallback_storage.call_layers`) and the client methods of their
 services (:mod:`fallback_storage.call_requests`). The last recording to end
 puts everything back. Each recording sees only the calls of its own context
 (a context variable: its thread, or its asyncio task), whatever other threads
@@ -112,6 +112,8 @@ def _acquire() -> None:
             for operation in STORAGE_OPERATIONS:
                 wrap = functools.partial(_storage_wrapper, operation)
                 _class_patches.append(call_requests.Patch.apply(FallbackStorage, operation, wrap))
+            patch = call_requests.Patch.apply(FallbackStorage, "backends", _backends_wrapper)
+            _class_patches.append(patch)
         _recordings += 1
 
 
@@ -125,6 +127,18 @@ def _release() -> None:
         for patch in _class_patches:
             patch.remove()
         _class_patches.clear()
+
+
+def _backends_wrapper(original: property) -> property:
+    # Code that reaches for the layers (FallbackStorage.backends) to call them directly:
+    # instrument them first, so those calls are recorded (as direct calls).
+    def backends(storage: Any) -> Any:
+        backends = original.__get__(storage)
+        if active_log.get() is not None:
+            call_layers.instrument(storage_label(storage), storage._built_layers())
+        return backends
+
+    return property(backends, doc=original.__doc__)
 
 
 def _storage_wrapper(operation: str, original: Any) -> Any:
