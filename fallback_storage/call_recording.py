@@ -10,8 +10,9 @@ Nothing is instrumented while nothing records: the lookup and the storages
 run as they are. The first recording to start wraps, for the whole process,
 :class:`~fallback_storage.storage.FallbackStorage`'s public operations at the
 class level; the first operation of a storage in a recording (or the first
-read of its ``backends``) instruments its layers (:mod:`fallback_storage.call_layers`) and the client methods of their
-services (:mod:`fallback_storage.call_requests`). The last recording to end
+read of its ``backends``) instruments its layers
+(:mod:`fallback_storage.call_layers`) and the client methods of their services
+(:mod:`fallback_storage.call_requests`). The last recording to end
 puts everything back. Each recording sees only the calls of its own context
 (a context variable: its thread, or its asyncio task), whatever other threads
 do meanwhile; a thread started inside it is not recorded.
