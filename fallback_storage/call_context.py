@@ -36,6 +36,7 @@ class Frame:
     storage: str  # the label of the storage whose layers are being called
     prefix: str  # put before a layer's own label: "'default' "
     service: str | None = None  # the service of the layer being called
+    node_backend: Any = None  # the layer being called
 
 
 current_frame: contextvars.ContextVar[Frame | None] = contextvars.ContextVar(

@@ -77,13 +77,16 @@ class _Layer:
     layers: Layers
     originals: dict[str, Any]
     service: str | None
-    buckets: frozenset[str]
     http: tuple[Any, ...]
 
 
 _lock = threading.RLock()
 _service_patches: dict[str, call_requests.Patch | None] = {}
 _instrumented: dict[int, _Layer] = {}
+# The clients (botocore clients, requests sessions) seen sending a layer call's requests, and the
+# layer: a request such a client sends outside any call (reading a file a layer opened) is that
+# layer's. Another client of the same bucket (the site's own boto3 code) is no layer's.
+_clients: dict[int, tuple[Any, _Layer]] = {}
 
 
 def instrument(storage: str, layers: Layers) -> None:
@@ -105,9 +108,6 @@ def instrument(storage: str, layers: Layers) -> None:
                 layers=layers,
                 originals={},
                 service=services[0] if services else None,
-                buckets=frozenset(
-                    str(getattr(r, "bucket_name", "")) for r, s in reached if s == "s3"
-                ),
                 http=tuple(r for r, s in reached if s == "http"),
             )
             for method in LAYER_METHODS:
@@ -132,14 +132,11 @@ def restore() -> None:
                 else:
                     attributes[method] = original
         _instrumented.clear()
+        _clients.clear()
         for patch in _service_patches.values():
             if patch is not None:
                 patch.remove()
         _service_patches.clear()
-
-
-def _bucket(storage: Storage) -> str:
-    return str(getattr(storage, "bucket_name", ""))
 
 
 def _service(storage: Storage) -> str | None:
@@ -173,7 +170,8 @@ def _layer_wrapper(backend: Any, method: str, original: Any) -> Any:
         call = LayerCall(layer=label, method=method, name=name, mode=mode)
         frame.node.calls.append(call)
         service = known.service if known is not None else None
-        token = current_frame.set(dataclasses.replace(frame, node=call, service=service))
+        inner = dataclasses.replace(frame, node=call, node_backend=backend, service=service)
+        token = current_frame.set(inner)
         started = time.perf_counter()
         try:
             answer = original(*args, **kwargs)
@@ -220,6 +218,10 @@ def _seen(request: RemoteRequest, origin: tuple[str, Any]) -> None:
         if not request.service:
             request.service = frame.service if frame.service in ("azure", "gcs") else "http"
         frame.node.requests.append(request)
+        layer = _instrumented.get(id(frame.node_backend)) if frame.node_backend else None
+        if layer is not None:
+            with _lock:
+                _clients.setdefault(id(origin[1]), (origin[1], layer))
         return
     layer = _layer_reached(origin)
     if layer is None:
@@ -232,11 +234,12 @@ def _seen(request: RemoteRequest, origin: tuple[str, Any]) -> None:
 
 
 def _layer_reached(origin: tuple[str, Any]) -> _Layer | None:
-    kind, what = origin
+    kind, client = origin
     with _lock:
+        known = _clients.get(id(client))
+        if known is not None and known[0] is client:
+            return known[1]
         for layer in _instrumented.values():
-            if kind == "s3" and what in layer.buckets:
-                return layer
-            if kind == "http" and any(getattr(h, "_client", None) is what for h in layer.http):
+            if kind == "http" and any(getattr(h, "_client", None) is client for h in layer.http):
                 return layer
     return None

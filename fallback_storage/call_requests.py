@@ -37,7 +37,8 @@ from fallback_storage.exceptions import ReadOnlyStorageError
 
 __all__ = ["Patch", "Reporter", "install"]
 
-#: Reports a request: the request, then what it went to (("s3", bucket), ("http", client)...).
+#: Reports a request: the request, then the client that sent it (("s3", botocore client),
+#: ("http", OriginClient), ("requests", Session)).
 Reporter = Callable[[RemoteRequest, tuple[str, Any]], None]
 Recording = Callable[[], bool]
 
@@ -110,7 +111,7 @@ def _botocore(recording: Recording, report: Reporter, original: Any) -> Any:
             return response
         finally:
             request.duration = time.perf_counter() - started
-            report(request, (service, bucket))
+            report(request, ("s3", client))
 
     return _make_api_call
 

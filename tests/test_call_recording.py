@@ -11,6 +11,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+import boto3
 import pytest
 from counting_s3 import CountingS3Server
 from django.core.files.base import ContentFile
@@ -106,6 +107,19 @@ def test_requests_each_remote_layer_received_are_counted_exactly(
     ]
     assert [answered_by(call) for call in log.calls] == [[S3], [S3], [LOCAL]]
     assert [request.status for request in log.calls[0].requests()] == [200]
+
+
+def test_another_client_of_the_same_bucket_is_no_layers(
+    over_s3: FallbackStorage, s3_server: CountingS3Server, production_bucket: str
+) -> None:
+    own = boto3.client("s3", endpoint_url=s3_server.endpoint_url, region_name="us-east-1")
+    with recording() as log:
+        assert over_s3.exists("both.txt")
+        own.list_objects_v2(Bucket=production_bucket)  # the site's own code, not a layer
+    own.close()
+    assert len(s3_server.requests) == 2
+    assert log.later_requests == []
+    assert layer_totals(log)[S3].operations == {"HeadObject": 1}
 
 
 def test_a_write_refused_by_a_read_only_layer_is_noted_once(
