@@ -295,7 +295,7 @@ def test_the_toolbar_panel_in_a_browser(page: Any, tmp_path: Path) -> None:
         # One HEAD per production photo, which production received; no photo is local.
         assert sent == seeded
         assert panel_figure(content, production, "requests") == str(sent)
-        assert panel_figure(content, production, "answered") == str(seeded)
+        assert panel_figure(content, production, "answered") == str(2 * seeded)  # exists, url
         assert panel_figure(content, local, "requests") == "0"
         assert panel_figure(content, local, "answered") == "0"
         subtitle = page.locator(f"#djdt-{PANEL} small").inner_text()
@@ -311,7 +311,7 @@ def test_the_toolbar_panel_in_a_browser(page: Any, tmp_path: Path) -> None:
         assert "djdt-fallback-storage-refused" not in content.inner_html()
 
         # Deleting a production-only photo is refused: the POST's panel shows the banner.
-        page.locator("#djDebug .djDebugClose").first.click()
+        page.locator(f"#{PANEL} .djDebugClose").click()
         page.locator("#djHideToolBarButton").click()
         submit(page, article(page, "Lagoon").get_by_role("button", name="Delete"))
         handle = page.locator("#djShowToolBarButton")
