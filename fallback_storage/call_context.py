@@ -2,7 +2,7 @@
 
 Two context variables, so each recording sees only the calls of its own thread
 or asyncio task: the :class:`~fallback_storage.call_log.CallLog` of the
-recording that runs (None when none does), and the :class:`Frame` of the call
+recording that runs (None when none does), and the ``Frame`` of the call
 being made, which the calls it makes (on layers, to remote services) are added to.
 """
 

@@ -4,7 +4,7 @@ The first operation of a :class:`~fallback_storage.storage.FallbackStorage`
 in a recording wraps the storage methods of each of its layers, on the layer
 instance (so calls a layer gets directly, not through the storage, are
 recorded too, as ``direct``), and the client methods of
-:mod:`fallback_storage.call_requests` its services use. :func:`restore` puts
+:mod:`fallback_storage.call_requests` its services use. ``restore()`` puts
 everything back when the last recording ends. While a recording runs, a
 layer's methods are instance attributes: a layer pickled or copied then
 carries them along.

@@ -1,4 +1,4 @@
-"""Record every storage call made through a FallbackStorage, for one request or any block.
+"""Record every storage call made through a FallbackStorage, for one request or any block::
 
     from fallback_storage.call_recording import recording
 
@@ -67,7 +67,7 @@ class Recorder:
         self._token: contextvars.Token[CallLog | None] | None = None
 
     def start(self) -> None:
-        """Start recording the calls of the current context into :attr:`log`."""
+        """Start recording the calls of the current context into ``log``."""
         _acquire()
         self._token = active_log.set(self.log)
 

@@ -39,17 +39,20 @@ class FallbackStoragePanel(Panel):  # type: ignore[misc]  # debug_toolbar ships 
     template = "fallback_storage/toolbar_panel.html"
 
     def process_request(self, request: HttpRequest) -> HttpResponse:
+        """Run the view (and the panels after this one) while recording its storage calls."""
         with recording() as log:
             response: HttpResponse = super().process_request(request)
         self._log: CallLog | None = log
         return response
 
     def generate_stats(self, request: HttpRequest, response: HttpResponse) -> None:
+        """Store the recording as plain data, which the toolbar keeps for the request."""
         log = getattr(self, "_log", None)
         self.record_stats(log_data(log if log is not None else CallLog()))
 
     @property
     def nav_subtitle(self) -> str:
+        """``5 calls in 72.4 ms``, and how many writes were refused, if any."""
         stats: dict[str, Any] = self.get_stats()
         calls = int(stats.get("total_calls", 0))
         time = float(stats.get("total_time", 0.0))
