@@ -31,7 +31,7 @@ from fallback_storage.call_recording import recording
 __all__ = ["FallbackStoragePanel"]
 
 
-class FallbackStoragePanel(Panel):  # type: ignore[misc]  # debug_toolbar ships no types
+class FallbackStoragePanel(Panel):
     """The storage calls of one request, per layer and slowest first, with refused writes."""
 
     title = _("Fallback storage")
@@ -41,19 +41,20 @@ class FallbackStoragePanel(Panel):  # type: ignore[misc]  # debug_toolbar ships 
     def process_request(self, request: HttpRequest) -> HttpResponse:
         """Run the view (and the panels after this one) while recording its storage calls."""
         with recording() as log:
-            response: HttpResponse = super().process_request(request)
+            response: HttpResponse = super().process_request(request)  # type: ignore[no-untyped-call]
         self._log: CallLog | None = log
         return response
 
     def generate_stats(self, request: HttpRequest, response: HttpResponse) -> None:
         """Store the recording as plain data, which the toolbar keeps for the request."""
         log = getattr(self, "_log", None)
-        self.record_stats(log_data(log if log is not None else CallLog()))
+        data = log_data(log if log is not None else CallLog())
+        self.record_stats(data)  # type: ignore[no-untyped-call]
 
     @property
     def nav_subtitle(self) -> str:
         """``5 calls in 72.4 ms``, and how many writes were refused, if any."""
-        stats: dict[str, Any] = self.get_stats()
+        stats: dict[str, Any] = self.get_stats()  # type: ignore[no-untyped-call]
         calls = int(stats.get("total_calls", 0))
         time = float(stats.get("total_time", 0.0))
         text = ngettext(

@@ -7,13 +7,15 @@ figures are known.
 
 from __future__ import annotations
 
+from typing import cast
+
 from debug_toolbar.toolbar import debug_toolbar_urls
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.http import HttpRequest, HttpResponse
 from django.urls import URLPattern, URLResolver, path
 
-from fallback_storage import ReadOnlyStorageError
+from fallback_storage import FallbackStorage, ReadOnlyStorageError
 
 
 def storage_page(request: HttpRequest) -> HttpResponse:
@@ -21,7 +23,7 @@ def storage_page(request: HttpRequest) -> HttpResponse:
     local = default_storage.exists("local.txt")  # the local layer has it
     size = default_storage.size("prod-only.txt")
     saved = default_storage.save("uploads/new.txt", ContentFile(b"new"))
-    production = default_storage.backends[1]
+    production = cast(FallbackStorage, default_storage).backends[1]
     try:
         production.delete("prod-only.txt")  # asked of the read-only layer directly: refused
     except ReadOnlyStorageError as error:
