@@ -47,11 +47,13 @@ nitpick_ignore = [("py:class", name) for name in dir(builtins)] + [
 # fallback_storage.backends.
 nitpick_ignore.append(("py:class", "BackendEntry"))
 nitpick_ignore_regex = [
-    (r"py:.*", r"(django|storages|boto3|botocore|mypy_boto3_s3|urllib3)(\..*)?"),
+    (r"py:.*", r"(django|storages|boto3|botocore|mypy_boto3_s3|urllib3|debug_toolbar)(\..*)?"),
     (
         r"py:.*",
         r"(typing|collections|os|io|datetime|pathlib|threading|contextlib|abc|types|fnmatch)"
         r"(\..*)?",
     ),
     (r"py:.*", r"(IO|Any|Callable|Iterator|Sequence|Mapping|Storage|File|datetime|T)"),
+    # Members django-debug-toolbar's Panel documents (the panel inherits their docstrings).
+    (r"py:meth", r"(record_stats|process_request|generate_stats)"),
 ]

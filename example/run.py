@@ -209,7 +209,16 @@ def serve(args: argparse.Namespace, state_dir: Path, seeded: list[tuple[str, str
             return 1
         say(f"port {port} is taken, using a free one instead")
         server = make_server(args.host, 0)
-    server.set_app(get_wsgi_application())
+    application: Any = get_wsgi_application()
+    from django.apps import apps
+
+    if apps.is_installed("django.contrib.staticfiles"):
+        # With django-debug-toolbar (settings.TOOLBAR): serve its CSS and JS, as runserver does.
+        from django.contrib.staticfiles.handlers import StaticFilesHandler
+
+        application = StaticFilesHandler(application)
+        say("django-debug-toolbar is on, with the FallbackStoragePanel (the Storage tab)")
+    server.set_app(application)
     host, bound_port = server.server_address[:2]
     say(f"the demo is running at http://{host}:{bound_port}/  (open it in a browser; Ctrl+C stops)")
     try:

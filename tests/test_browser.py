@@ -1,8 +1,8 @@
 """The demo site in a real browser: headless Chromium (Debian's ``chromium``) driven by Playwright.
 
 Skipped, with the reason, where Playwright for Python or a Chromium is missing;
-with ``FALLBACK_STORAGE_REQUIRE_BROWSER=1`` (set by ``.ci/run``) that is a failure
-instead. Playwright never downloads a browser here: it drives the system's
+with ``FALLBACK_STORAGE_REQUIRE_BROWSER=1`` (set by ``.ci/run``) or ``CI=true``
+that is a failure instead. Playwright never downloads a browser here: it drives the system's
 Chromium (``FALLBACK_STORAGE_CHROMIUM``, else ``chromium`` on PATH).
 """
 
@@ -21,6 +21,7 @@ import boto3
 import pytest
 from botocore.config import Config
 from demo_process import Demo, running_demo
+from services import in_ci
 
 REQUIRE_VARIABLE = "FALLBACK_STORAGE_REQUIRE_BROWSER"
 CHROMIUM_VARIABLE = "FALLBACK_STORAGE_CHROMIUM"
@@ -40,6 +41,8 @@ READ_METHODS = {"GET", "HEAD"}
 def unavailable(reason: str) -> None:
     if os.environ.get(REQUIRE_VARIABLE) == "1":
         pytest.fail(f"{reason}, and {REQUIRE_VARIABLE}=1 requires the browser test to run.")
+    if in_ci():
+        pytest.fail(f"{reason} (CI=true, so this is a failure, not a skip)")
     pytest.skip(reason)
 
 
@@ -238,3 +241,96 @@ def demo_image(page: Any, key: str) -> bytes:
     assert response.ok
     body: bytes = response.body()
     return body
+
+
+# -- the django-debug-toolbar panel ------------------------------------------------------------
+
+PANEL = "FallbackStoragePanel"
+PRODUCTION_LAYER = "'default' backend 1 (ReadOnlyStorage(S3Storage))"
+LOCAL_LAYER = "'default' backend 0 (FileSystemStorage)"
+
+
+def site_requests(demo: Demo) -> int:
+    """How many requests the site's own boto3 client has sent to production so far."""
+    return int(demo.status()["production"]["requests_by_client"].get("site (boto3)", 0))
+
+
+def open_panel(page: Any) -> Any:
+    """Open the toolbar and the FallbackStoragePanel; its content once the toolbar fetched it."""
+    handle = page.locator("#djShowToolBarButton")
+    if handle.is_visible():
+        handle.click()
+    page.locator(f"#djdt-{PANEL} a.{PANEL}").click()
+    content = page.locator(f"#{PANEL} .djdt-scroll")
+    content.locator(".djdt-fallback-storage-summary").wait_for()
+    return content
+
+
+def panel_figure(content: Any, row: str, figure: str) -> str:
+    text: str = content.locator(f'{row} td[data-figure="{figure}"]').first.inner_text()
+    return text.strip()
+
+
+def test_the_toolbar_panel_in_a_browser(page: Any, tmp_path: Path) -> None:
+    with running_demo(tmp_path / "state") as demo:
+        before = site_requests(demo)
+        per_status = site_requests(demo) - before  # status.json asks production too
+        before += per_status
+        page.goto(demo.url)
+        if page.locator("#djDebug").count() == 0:
+            unavailable("the demo shows no django-debug-toolbar; install the toolbar extra")
+        sent = site_requests(demo) - before - per_status
+        seeded = len(demo.status()["production"]["seeded"])
+
+        content = open_panel(page)
+        summary = ".djdt-fallback-storage-summary tbody tr"
+        production = f'.djdt-fallback-storage-layers tr[data-layer="{PRODUCTION_LAYER}"]'
+        local = f'.djdt-fallback-storage-layers tr[data-layer="{LOCAL_LAYER}"]'
+        # Each photo: its layers asked directly (exists) and its url() through the storage.
+        assert panel_figure(content, summary, "calls") == str(3 * seeded)
+        print(content.inner_text()[:5000])
+        print(demo.status()["production"]["requests"][-20:])
+        assert panel_figure(content, summary, "requests") == str(sent)
+        assert panel_figure(content, summary, "refused") == "0"
+        # One HEAD per production photo, which production received; no photo is local.
+        assert sent == seeded
+        assert panel_figure(content, production, "requests") == str(sent)
+        assert panel_figure(content, production, "answered") == str(2 * seeded)  # exists, url
+        assert panel_figure(content, local, "requests") == "0"
+        assert panel_figure(content, local, "answered") == "0"
+        subtitle = page.locator(f"#djdt-{PANEL} small").inner_text()
+        assert subtitle.startswith(f"{3 * seeded} calls in ")
+        times = [
+            float(cell.inner_text().removesuffix(" ms"))
+            for cell in content.locator(
+                'tr.djdt-fallback-storage-call td[data-figure="time"]'
+            ).all()
+        ]
+        assert len(times) == 3 * seeded and times == sorted(times, reverse=True)
+        content_text = content.inner_text()
+        assert "djdt-fallback-storage-refused" not in content.inner_html()
+
+        # Deleting a production-only photo is refused: the POST's panel shows the banner.
+        page.locator(f"#{PANEL} .djDebugClose").click()
+        page.locator("#djHideToolBarButton").click()
+        submit(page, article(page, "Lagoon").get_by_role("button", name="Delete"))
+        handle = page.locator("#djShowToolBarButton")
+        if handle.is_visible():
+            handle.click()
+        page.locator("#djdt-HistoryPanel a.HistoryPanel").click()
+        post = page.locator("#HistoryPanel tr", has=page.get_by_text("POST", exact=True))
+        post.locator("button.switchHistory").click()
+        page.locator("#HistoryPanel .djDebugClose").click()
+        page.locator(f"#djdt-{PANEL} a.{PANEL}").click()
+        banner = page.locator(f"#{PANEL} .djdt-fallback-storage-refused")
+        banner.wait_for()
+        text = " ".join(banner.inner_text().split())
+        assert text.startswith(
+            f"Write refused by a read-only layer: delete photos/lagoon.png in {PRODUCTION_LAYER}. "
+            f"ReadOnlyStorage refused to delete 'photos/lagoon.png' in S3Storage"
+        ), text
+        assert text.endswith("Not written anywhere."), text
+        refused = page.locator(f"#{PANEL} .djdt-fallback-storage-summary td[data-figure=refused]")
+        assert refused.inner_text() == "1"
+        assert content_text  # the first page's panel had content
+        assert demo.status()["production"]["writes"] == []

@@ -8,6 +8,7 @@ over plain HTTP with no credentials) before Django starts.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from pathlib import Path
 
@@ -102,3 +103,24 @@ if PRODUCTION_HTTP_URL:
         "BACKEND": "fallback_storage.http.HTTPStorage",
         "OPTIONS": {"base_url": PRODUCTION_HTTP_URL, "timeout": 5},
     }
+
+# django-debug-toolbar, when it is installed (`python3 dev.py demo` installs the package's
+# `toolbar` extra), with fallback_storage's panel: each page's storage calls, the layer that
+# answered each, the requests production received, and writes refused by the read-only layer.
+TOOLBAR = importlib.util.find_spec("debug_toolbar") is not None
+if TOOLBAR:
+    # fallback_storage for the panel's template, staticfiles for the toolbar's own CSS and JS.
+    INSTALLED_APPS += ["django.contrib.staticfiles", "fallback_storage", "debug_toolbar"]
+    MIDDLEWARE.insert(0, "debug_toolbar.middleware.DebugToolbarMiddleware")
+    INTERNAL_IPS = ["127.0.0.1", "::1"]
+    STATIC_URL = "/static/"
+    # Collapsed to its handle, so the toolbar covers none of the gallery until it is opened.
+    DEBUG_TOOLBAR_CONFIG = {"SHOW_COLLAPSED": True}
+    DEBUG_TOOLBAR_PANELS = [
+        "debug_toolbar.panels.history.HistoryPanel",
+        "debug_toolbar.panels.timer.TimerPanel",
+        "debug_toolbar.panels.request.RequestPanel",
+        "debug_toolbar.panels.sql.SQLPanel",
+        "debug_toolbar.panels.templates.TemplatesPanel",
+        "fallback_storage.toolbar_panel.FallbackStoragePanel",
+    ]

@@ -9,3 +9,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     # Local media, served by Django because DEBUG is on (static() adds nothing otherwise).
     *static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT),
 ]
+if settings.TOOLBAR:  # django-debug-toolbar is installed (see settings.py)
+    from debug_toolbar.toolbar import debug_toolbar_urls
+
+    urlpatterns += debug_toolbar_urls()
