@@ -21,11 +21,12 @@ the job. Ctrl+C stops the copies under way at their next chunk and raises
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import re
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any, Protocol
 
 from django.core.files.storage import Storage
@@ -178,13 +179,21 @@ def pull(
             prepare_source(layers.layers[index])
     report.start(len(selection.items))
     executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fallback-storage-pull")
-    futures: list[Future[Outcome]] = []
+    # At most two jobs per worker are queued at any time, so a failure of the report (a
+    # closed pipe) or Ctrl+C stops the pull after those, however many files were selected.
+    waiting = iter(selection.items)
+    pending: set[Future[Outcome]] = set()
     try:
-        futures = [executor.submit(one, item) for item in selection.items]
-        for future in as_completed(futures):
-            outcome = future.result()
-            outcomes.append(outcome)
-            report.finish(outcome)
+        while True:
+            for item in itertools.islice(waiting, 2 * workers - len(pending)):
+                pending.add(executor.submit(one, item))
+            if not pending:
+                break
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                outcome = future.result()
+                outcomes.append(outcome)
+                report.finish(outcome)
     except BaseException as error:
         cancel.set()
         executor.shutdown(wait=True, cancel_futures=True)

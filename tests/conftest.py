@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-import botocore.loaders
 import pytest
 from counting_s3 import CountingS3Server
 from django.core.files.storage import FileSystemStorage
@@ -23,28 +22,6 @@ from storages.backends.s3 import S3Storage
 # production.py is a helper module, not a test module: have pytest rewrite its asserts too.
 pytest.register_assert_rewrite("production")
 
-
-def _share_botocore_models() -> None:
-    """Parse each of botocore's JSON model files once per test process, not once per session.
-
-    Every ``S3Storage`` makes its own boto3 session, and every session parses
-    the S3 model files again (about 0.1 s), which was a third of the suite's
-    time. botocore already hands one parsed model to all clients of a session
-    and never changes it; here the sessions share it too. Clients, requests
-    and the package's hooks stay the real ones.
-    """
-    original = botocore.loaders.JSONFileLoader.load_file
-    parsed: dict[str, Any] = {}
-
-    def load_file(self: botocore.loaders.JSONFileLoader, file_path: str) -> Any:
-        if file_path not in parsed:
-            parsed[file_path] = original(self, file_path)
-        return parsed[file_path]
-
-    botocore.loaders.JSONFileLoader.load_file = load_file  # type: ignore[method-assign]
-
-
-_share_botocore_models()
 
 # The browser test needs Playwright, which only the `browser` tox env installs (with Debian's
 # Chromium); there it runs, and under CI it fails rather than skips when it cannot. Elsewhere it

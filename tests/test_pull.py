@@ -443,7 +443,8 @@ def test_a_failing_report_stops_the_pull(disk: Path, local_dir: Path) -> None:
     selection = select(storages["media"], "media", ["."], [], [])
     with pytest.raises(BrokenPipeError):
         pull_files(selection, workers=1, report=BrokenPipe())
-    assert len(files_in(local_dir)) < len(OBJECTS)
+    # The first file is reported; at most the one queued behind it is copied too.
+    assert 1 <= len(files_in(local_dir)) <= 2 < len(OBJECTS)
 
 
 @pytest.mark.parametrize(
