@@ -158,8 +158,11 @@ def _package_class(config: object) -> type[Storage] | None:
         storage_class = import_string(backend)
     except ImportError:
         return None  # Django reports it at first use; it is not ours.
-    if isinstance(storage_class, type) and issubclass(
-        storage_class, (FallbackStorage, ReadOnlyStorage)
+    # FallbackStorage, ReadOnlyStorage, HTTPStorage: any storage class this package defines.
+    if (
+        isinstance(storage_class, type)
+        and issubclass(storage_class, Storage)
+        and storage_class.__module__.startswith("fallback_storage.")
     ):
         return storage_class
     return None

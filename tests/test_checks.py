@@ -318,3 +318,18 @@ def test_e002_not_a_crash_when_django_cleanup_builds_the_default_storage_at_star
         "fallback_storage.E002) settings.STORAGES['default'] cannot be built: FallbackStorage "
         "got unknown options ['white_outs']" in result.stderr
     )
+
+
+def test_e002_also_for_an_http_storage_that_cannot_be_built(tmp_path: Path) -> None:
+    with override_settings(
+        STORAGES=storages_with(
+            fallback(local(tmp_path), "origin"),
+            origin={"BACKEND": "fallback_storage.http.HTTPStorage", "OPTIONS": {}},
+        )
+    ):
+        messages = ours()
+    assert [m.id for m in messages] == ["fallback_storage.E002", "fallback_storage.E002"]
+    assert messages[1].msg == (
+        "settings.STORAGES['origin'] cannot be built: HTTPStorage has no 'base_url' option; set "
+        "it to the URL the files are served under, e.g. 'https://media.example.com/'."
+    )
