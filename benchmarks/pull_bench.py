@@ -36,19 +36,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))  # for the counting moto server
 
-os.environ.update(
-    {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SECURITY_TOKEN": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_CONFIG_FILE": os.devnull,
-        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-    }
-)
-
 import django  # noqa: E402
+import dummy_aws  # noqa: E402, F401 - the dummy credentials, before boto3
 from django.conf import settings  # noqa: E402
 
 settings.configure(SECRET_KEY="NOTASECRET", USE_TZ=True, INSTALLED_APPS=["fallback_storage"])
