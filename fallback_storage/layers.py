@@ -16,7 +16,7 @@ from django.core.files.storage import Storage
 
 from fallback_storage.copy_up import CopyUp
 from fallback_storage.failures import layer
-from fallback_storage.location_cache import LocationCache
+from fallback_storage.location_cache import Location, LocationCache, found_in
 from fallback_storage.name_checks import local_roots
 from fallback_storage.options import Options
 from fallback_storage.outages import Outages
@@ -61,6 +61,11 @@ class Layers:
         #: Whether no rule but outages has a say about the first layer, so the lookup asks it
         #: straight away: no location cache, and no whiteout can hide its files.
         self.first_unruled = cache is None and (self.whiteouts is None or self.writable == 0)
+        #: What the location cache returns for a name in the writable layer, whose files no
+        #: whiteout hides: the lookup asks that layer straight away (None: no writable layer).
+        self.in_writable: Location | None = (
+            None if self.writable is None else found_in(self.writable)
+        )
         self.copy_up = CopyUp(
             target=self.target,
             label=self.labels[self.writable or 0],

@@ -35,7 +35,7 @@ from django.core.cache import caches
 from django.core.exceptions import ImproperlyConfigured
 from django.core.files.storage import Storage
 
-__all__ = ["LocationCache", "validate_options"]
+__all__ = ["Location", "LocationCache", "found_in", "validate_options"]
 
 
 class Location(NamedTuple):
@@ -47,6 +47,23 @@ class Location(NamedTuple):
     found: bool
     #: Its size in layer ``start``, when a ``size()`` answer taught it.
     size: int | None = None
+
+
+# One shared Location per layer index for "found there, size unknown", the usual entry, so the
+# lookup can tell "in the writable layer" by identity (see found_in()).
+_FOUND_IN: dict[int, Location] = {}
+
+
+def found_in(start: int) -> Location:
+    """The one ``Location(start, True)`` every lookup returns for a name found in ``start``."""
+    location = _FOUND_IN.get(start)
+    if location is None:
+        location = _FOUND_IN.setdefault(start, Location(start, True))
+    return location
+
+
+def _location(start: int, found: bool, size: int | None) -> Location:
+    return found_in(start) if found and size is None else Location(start, found, size)
 
 
 _MAX_PRIVATE_ENTRIES = 10_000
@@ -158,6 +175,15 @@ class LocationCache:
         """Take before asking the backends; pass to :meth:`remember` with the answer."""
         return self._generation.value
 
+    def locate(self, name: str) -> tuple[int, Location | None]:
+        """:meth:`token`, then :meth:`lookup` of ``name``, in one call (the lookup's hot path)."""
+        token = self._generation.value  # before the lookup: a write in between is not remembered
+        if self.alias is None:
+            entry = self._entries.get(name)
+            if entry is not None and time.monotonic() < entry[0]:
+                return token, entry[1]
+        return token, self.lookup(name)
+
     def lookup(self, name: str) -> Location | None:
         """What is remembered about ``name``, or None."""
         if self.alias is None:
@@ -178,7 +204,7 @@ class LocationCache:
         if value is None or value[0] != epoch:
             return None
         _, start, found, size = value
-        return Location(start, found, size)
+        return _location(start, found, size)
 
     def remember(
         self, name: str, start: int, found: bool, token: int, size: int | None = None
@@ -190,7 +216,7 @@ class LocationCache:
                     return
                 if len(self._entries) >= _MAX_PRIVATE_ENTRIES:
                     self._evict()
-                location = Location(start, found, size)
+                location = _location(start, found, size)
                 self._entries[name] = (time.monotonic() + self.timeout, location)
             return
         if token == self._generation.value and self._namespace is not None:

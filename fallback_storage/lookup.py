@@ -30,18 +30,35 @@ from __future__ import annotations
 
 import errno
 import logging
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.core.exceptions import SuspiciousOperation
 
 from fallback_storage.exceptions import OperationNotImplemented
 from fallback_storage.failures import Failure, add_note, combine, is_missing
 from fallback_storage.layers import Layers, is_read_only
+from fallback_storage.location_cache import Location
 from fallback_storage.whiteouts import MARKER_PREFIX, is_reserved
 
-__all__ = ["find", "first", "free", "not_implemented", "read", "walk"]
+__all__ = ["Progress", "find", "first", "free", "not_implemented", "read", "walk"]
 
 logger = logging.getLogger(__name__)
+
+
+class Progress(NamedTuple):
+    """How far a search got before the loop of :func:`walk` goes on from ``start``."""
+
+    #: The next layer to ask.
+    start: int
+    #: Whether every layer asked so far gave a definite answer (has it or not).
+    certain: bool
+    #: Whether a layer asked so far implements the method.
+    implemented: bool
+    failures: list[Failure]
+    #: The location cache's token, taken before its lookup (0 when the cache is off).
+    token: int = 0
+    #: What the location cache remembers about the name (None: nothing, or no cache).
+    known: Location | None = None
 
 
 def walk(
@@ -53,6 +70,7 @@ def walk(
     record: bool = True,
     memo: bool = False,
     stop: int | None = None,
+    progress: Progress | None = None,
 ) -> tuple[int | None, Any, list[Failure]]:
     """Search ``layers`` for ``name``, asking each with ``method(name, *extra)``.
 
@@ -61,57 +79,25 @@ def walk(
     search before that layer. ``record`` False never remembers a hit (a lazily
     opening backend may "open" a missing file). With ``memo`` the cache also
     keeps the answer of a layer other than the writable one (``size()``: a
-    production file's size, so asking again costs no request). Returns the
+    production file's size, so asking again costs no request). ``progress``
+    goes on with a search :func:`find` or :func:`read` started. Returns the
     index of the layer that answered (None if none did), its answer, and the
     failures met.
     """
-    # Every read goes through here: the rules that are off cost one test each.
     whiteouts = layers.whiteouts
-    if whiteouts is not None and MARKER_PREFIX in name and is_reserved(name):
-        return None, None, []  # a whiteout marker is never a file
-    backends = layers.backends
-    down = layers.down  # the layers in an outage, usually none
-    failures: list[Failure] = []
-    certain = True
-    implemented = False
-    start = 0
-    if layers.first_unruled and not down and stop != 0:
-        # No rule has a say about the first layer (no location cache; it is the writable
-        # layer or there are no whiteouts; it is not in an outage): ask it straight away.
-        first = backends[0]
-        function = getattr(first, method, None)
-        if function is not None:
-            try:
-                answer = function(name, *extra) if extra else function(name)
-            except SuspiciousOperation:
-                raise
-            except NotImplementedError:
-                certain = False
-            except Exception as error:
-                if layers.outages is not None:
-                    layers.outages.failed(0, error)
-                certain = is_missing(error)
-                failures.append(Failure(0, first, error))
-            else:
-                if answer or not existence:
-                    return 0, answer, failures
-                implemented = True
-        else:
-            certain = False
-        start = 1
+    if progress is None:
+        if is_marker(layers, name):
+            return None, None, []  # a whiteout marker is never a file
+        progress = resume(*begin(layers, name))
+    start, certain, implemented, failures, token, known = progress
     count = layers.count
     if stop is None:
         stop = count
+    if known is not None and known.start >= count:
+        return None, _REMEMBERED_MISSING, failures  # the cache knows no layer has it
+    backends = layers.backends
+    down = layers.down  # the layers in an outage, usually none
     cache = layers.cache
-    token = 0
-    known = None
-    if cache is not None:
-        token = cache.token()
-        known = cache.lookup(name)
-        if known is not None:
-            start = known[0]
-            if start >= count:
-                return None, _REMEMBERED_MISSING, failures
     writable = layers.writable
     hidden: bool | None = None
     for index in range(start, stop):
@@ -120,7 +106,7 @@ def walk(
                 hidden = whiteouts.hides(name)
             if hidden:
                 continue
-        if known is not None and index == start and known.found:
+        if known is not None and index == known.start and known.found:
             if existence:
                 return index, True, failures  # the cache knows this layer has it
             if memo and known.size is not None:
@@ -140,14 +126,8 @@ def walk(
             answer = function(name, *extra) if extra else function(name)
         except SuspiciousOperation:
             raise
-        except NotImplementedError:
-            certain = False
-            continue
         except Exception as error:
-            if layers.outages is not None:
-                layers.outages.failed(index, error)
-            certain = certain and is_missing(error)
-            failures.append(Failure(index, backend, error))
+            certain = failed(layers, index, error, failures) and certain
             continue
         implemented = True
         if down and index in down:
@@ -160,7 +140,7 @@ def walk(
             elif known is None or known[:2] != (index, True):
                 cache.remember(name, index, True, token)
         return index, answer, failures
-    if cache is not None and start < stop:
+    if cache is not None and (0 if known is None else known.start) < stop:
         if certain:
             cache.remember(name, stop, False, token)
         elif known is not None:
@@ -168,6 +148,38 @@ def walk(
     if not (implemented or failures or hidden):
         return None, _NOT_IMPLEMENTED, failures
     return None, None, failures
+
+
+def begin(layers: Layers, name: str) -> tuple[int, Location | None]:
+    """The location cache's token and what it remembers about ``name`` ((0, None) when off)."""
+    cache = layers.cache
+    return (0, None) if cache is None else cache.locate(name)
+
+
+def resume(token: int, known: Location | None) -> Progress:
+    """A search that has asked no layer yet: it starts where the cache says the name is."""
+    return Progress(0 if known is None else known.start, True, False, [], token, known)
+
+
+def is_marker(layers: Layers, name: str) -> bool:
+    """Whether ``name`` is a whiteout marker, which is never a file in any layer."""
+    return layers.whiteouts is not None and MARKER_PREFIX in name and is_reserved(name)
+
+
+def failed(layers: Layers, index: int, error: Exception, failures: list[Failure]) -> bool:
+    """Record that layer ``index`` raised ``error``; whether the search stays certain.
+
+    A layer that does not implement the method (``NotImplementedError``) is
+    skipped. Any other error counts as a failure, starts an outage if it says
+    the layer cannot be reached, and leaves the search certain only if it says
+    the file is missing there.
+    """
+    if isinstance(error, NotImplementedError):
+        return False
+    if layers.outages is not None:
+        layers.outages.failed(index, error)
+    failures.append(Failure(index, layers.backends[index], error))
+    return is_missing(error)
 
 
 # Returned as the answer of a search the location cache settled without asking,
@@ -181,7 +193,35 @@ def find(layers: Layers, name: str, *, stop: int | None = None) -> int | None:
 
     Raises the combined failure when a layer that might have it could not answer.
     """
-    index, _, failures = walk(layers, name, "exists", (), True, True, False, stop)
+    if layers.first_unruled and not layers.down and stop != 0:
+        # The cheap step: no rule has a say about the first layer; ask it straight away.
+        if layers.whiteouts is not None and MARKER_PREFIX in name and is_reserved(name):
+            return None  # a whiteout marker is never a file
+        try:
+            if layers.backends[0].exists(name):
+                return 0
+        except SuspiciousOperation:
+            raise
+        except Exception as error:
+            failures: list[Failure] = []
+            progress = Progress(1, failed(layers, 0, error, failures), False, failures)
+        else:
+            progress = Progress(1, True, True, [])
+    else:
+        cache = layers.cache
+        token, known = (0, None) if cache is None else cache.locate(name)
+        # The cache never remembers a whiteout marker as found: no marker check before this.
+        if (
+            known is not None
+            and known.found
+            and (stop is None or known.start < stop)
+            and (known is layers.in_writable or layers.whiteouts is None)
+        ):
+            return known.start  # the cache knows; no whiteout can hide this layer's file
+        if is_marker(layers, name):
+            return None
+        progress = resume(token, known)
+    index, _, failures = walk(layers, name, "exists", (), True, True, False, stop, progress)
     if index is None and failures and not all(is_missing(f.error) for f in failures):
         raise combine(failures, "exists", name)
     return index
@@ -192,28 +232,55 @@ def read(
     method: str,
     name: str,
     extra: tuple[Any, ...] = (),
-    *,
     record: bool = True,
     memo: bool = False,
 ) -> tuple[int, Any]:
     """The first layer's answer to the read ``method(name, *extra)``, and its index."""
-    index, answer, failures = walk(layers, name, method, extra, False, record, memo)
+    if layers.first_unruled:
+        # No rule has a say about the first layer, unless the name is a whiteout marker.
+        token, known = 0, None
+        marker = layers.whiteouts is not None and MARKER_PREFIX in name and is_reserved(name)
+        direct = -1 if marker else 0
+    else:
+        cache = layers.cache
+        token, known = (0, None) if cache is None else cache.locate(name)
+        # No whiteout hides a file of the writable layer, and the cache never remembers a
+        # marker as found: where it says the writable layer has the name, ask that layer.
+        direct = -1 if known is None or known is not layers.in_writable else known.start
+    progress: Progress | None
+    if direct < 0 or (layers.down and direct in layers.down):
+        progress = None if is_marker(layers, name) else resume(token, known)
+    else:
+        # The cheap step: ask the one layer no rule has a say about, straight away.
+        function = getattr(layers.backends[direct], method, None)
+        if function is None:
+            progress = Progress(direct + 1, False, False, [], token, known)
+        else:
+            try:
+                return direct, (function(name, *extra) if extra else function(name))
+            except SuspiciousOperation:
+                raise
+            except Exception as error:
+                failures: list[Failure] = []
+                certain = failed(layers, direct, error, failures)
+                progress = Progress(direct + 1, certain, False, failures, token, known)
+    index, answer, failures = walk(layers, name, method, extra, False, record, memo, None, progress)
     if index is not None:
         return index, answer
     if failures:
         raise combine(failures, method, name)
-    error = FileNotFoundError(errno.ENOENT, f"{name!r} is in no backend", name)
+    missing = FileNotFoundError(errno.ENOENT, f"{name!r} is in no backend", name)
     if answer is _REMEMBERED_MISSING:
         cache = layers.cache
         add_note(
-            error,
+            missing,
             f"The location cache remembers that no backend has {name!r}; it forgets after "
             f"{cache.timeout if cache else 0} seconds, or when the file is saved through "
             f"this storage.",
         )
     elif answer is _NOT_IMPLEMENTED:
         raise not_implemented(method, layers)
-    raise error
+    raise missing
 
 
 def free(layers: Layers, name: str) -> bool | None:

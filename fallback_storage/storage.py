@@ -54,7 +54,7 @@ class FallbackStorage(LayeredStorage):
         if is_write_mode(mode):
             return writes.open_for_writing(layers, name, mode)
         # A lazily opening backend may "open" a missing file: an open proves nothing.
-        index, handle = lookup.read(layers, "open", name, (mode,), record=False)
+        index, handle = lookup.read(layers, "open", name, (mode,), False)
         if index == layers.writable:
             return handle  # type: ignore[no-any-return]
         source, label = layers.backends[index], layers.labels[index]
@@ -121,7 +121,7 @@ class FallbackStorage(LayeredStorage):
     def size(self, name: str) -> int:
         layers = self._built or self._built_layers()
         name = canonical_name(name, "size", layers.roots)
-        return lookup.read(layers, "size", name, memo=True)[1]  # type: ignore[no-any-return]
+        return lookup.read(layers, "size", name, (), True, True)[1]  # type: ignore[no-any-return]
 
     def path(self, name: str) -> str:
         """A local path that tells the truth: a file only a layer without paths has is copied
