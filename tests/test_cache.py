@@ -18,7 +18,7 @@ import pytest
 from counting_s3 import CountingS3Server
 from django.core.exceptions import ImproperlyConfigured, SuspiciousOperation
 from django.core.files.base import ContentFile
-from django.core.files.storage import FileSystemStorage
+from django.core.files.storage import FileSystemStorage, InMemoryStorage
 from django.test import override_settings
 from freezegun import freeze_time
 from storages.backends.s3 import S3Storage
@@ -539,3 +539,25 @@ def test_a_file_remembered_locally_but_removed_around_the_storage_is_looked_up_a
     with pytest.raises(FileNotFoundError):
         storage.size("gone.txt")
     assert storage.exists("gone.txt") is False
+
+
+def test_a_name_the_cache_places_in_the_writable_layer_is_asked_there_once_when_it_is_gone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The cheap step asks the writable layer where the cache says the name is; when the file was
+    # deleted behind the storage's back, the search goes on below without asking that layer again,
+    # and the cache learns where the name is now.
+    local = FileSystemStorage(location=tmp_path)
+    production = InMemoryStorage()
+    production.save("a.txt", ContentFile(b"prod"))
+    local.save("a.txt", ContentFile(b"local!"))
+    storage = FallbackStorage(backends=[local, ReadOnlyStorage(production)], cache_timeout=60)
+    assert storage.size("a.txt") == 6
+    (tmp_path / "a.txt").unlink()
+    asked: list[str] = []
+    size = local.size
+    monkeypatch.setattr(local, "size", lambda name: (asked.append(name), size(name))[1])
+    assert storage.size("a.txt") == 4
+    assert asked == ["a.txt"]
+    assert storage.size("a.txt") == 4
+    assert asked == ["a.txt"]  # the cache now places it in production, with its size
