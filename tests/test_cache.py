@@ -556,7 +556,12 @@ def test_a_name_the_cache_places_in_the_writable_layer_is_asked_there_once_when_
     (tmp_path / "a.txt").unlink()
     asked: list[str] = []
     size = local.size
-    monkeypatch.setattr(local, "size", lambda name: (asked.append(name), size(name))[1])
+
+    def counted_size(name: str) -> int:
+        asked.append(name)
+        return size(name)
+
+    monkeypatch.setattr(local, "size", counted_size)
     assert storage.size("a.txt") == 4
     assert asked == ["a.txt"]
     assert storage.size("a.txt") == 4
