@@ -176,13 +176,8 @@ class LocationCache:
         return self._generation.value
 
     def locate(self, name: str) -> tuple[int, Location | None]:
-        """:meth:`token`, then :meth:`lookup` of ``name``, in one call (the lookup's hot path)."""
-        token = self._generation.value  # before the lookup: a write in between is not remembered
-        if self.alias is None:
-            entry = self._entries.get(name)
-            if entry is not None and time.monotonic() < entry[0]:
-                return token, entry[1]
-        return token, self.lookup(name)
+        """:meth:`token`, then :meth:`lookup` of ``name``, in one call."""
+        return self._generation.value, self.lookup(name)
 
     def lookup(self, name: str) -> Location | None:
         """What is remembered about ``name``, or None."""

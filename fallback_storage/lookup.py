@@ -88,7 +88,8 @@ def walk(
     if progress is None:
         if is_marker(layers, name):
             return None, None, []  # a whiteout marker is never a file
-        progress = resume(*begin(layers, name))
+        cache = layers.cache
+        progress = resume(*((0, None) if cache is None else cache.locate(name)))
     start, certain, implemented, failures, token, known = progress
     count = layers.count
     if stop is None:
@@ -150,12 +151,6 @@ def walk(
     return None, None, failures
 
 
-def begin(layers: Layers, name: str) -> tuple[int, Location | None]:
-    """The location cache's token and what it remembers about ``name`` ((0, None) when off)."""
-    cache = layers.cache
-    return (0, None) if cache is None else cache.locate(name)
-
-
 def resume(token: int, known: Location | None) -> Progress:
     """A search that has asked no layer yet: it starts where the cache says the name is."""
     return Progress(0 if known is None else known.start, True, False, [], token, known)
@@ -196,7 +191,7 @@ def find(layers: Layers, name: str, *, stop: int | None = None) -> int | None:
     if layers.first_unruled and not layers.down and stop != 0:
         # The cheap step: no rule has a say about the first layer; ask it straight away.
         if layers.whiteouts is not None and MARKER_PREFIX in name and is_reserved(name):
-            return None  # a whiteout marker is never a file
+            return None  # is_marker(), spelled out on the hot path: a marker is never a file
         try:
             if layers.backends[0].exists(name):
                 return 0
@@ -237,7 +232,8 @@ def read(
 ) -> tuple[int, Any]:
     """The first layer's answer to the read ``method(name, *extra)``, and its index."""
     if layers.first_unruled:
-        # No rule has a say about the first layer, unless the name is a whiteout marker.
+        # No rule has a say about the first layer, unless the name is a whiteout marker
+        # (is_marker(), spelled out on the hot path).
         token, known = 0, None
         marker = layers.whiteouts is not None and MARKER_PREFIX in name and is_reserved(name)
         direct = -1 if marker else 0
