@@ -12,8 +12,8 @@ from __future__ import annotations
 from django.core.exceptions import SuspiciousOperation
 
 from fallback_storage.failures import Failure, add_note, combine, is_missing
+from fallback_storage.first_answer import not_implemented
 from fallback_storage.layers import Layers
-from fallback_storage.lookup import not_implemented
 
 __all__ = ["listdir"]
 

@@ -1,10 +1,11 @@
 """The lookup: which layers may answer for a name, in which order, and what is learned.
 
 Every read of a :class:`~fallback_storage.storage.FallbackStorage` goes
-through :func:`walk`, the one place where the layers are searched for a name.
-Layers are asked in order; the first that answers wins. Before a layer is
-asked, the rules of :class:`~fallback_storage.layers.Layers` have their say,
-always in this order:
+through :func:`find` (``exists()``) or :func:`read`. Each first asks the one
+layer no rule has a say about, if there is one; :func:`walk`, the one loop
+over the layers, goes on from there. Layers are asked in order; the first that
+answers wins. Before a layer is asked, the rules of
+:class:`~fallback_storage.layers.Layers` have their say, always in this order:
 
 1. **Whiteouts** (:mod:`fallback_storage.whiteouts`): a marker name is no file
    in any layer; a name hidden by a marker in the writable layer is answered
@@ -34,13 +35,13 @@ from typing import Any, NamedTuple
 
 from django.core.exceptions import SuspiciousOperation
 
-from fallback_storage.exceptions import OperationNotImplemented
 from fallback_storage.failures import Failure, add_note, combine, is_missing
+from fallback_storage.first_answer import not_implemented
 from fallback_storage.layers import Layers, is_read_only
 from fallback_storage.location_cache import Location
 from fallback_storage.whiteouts import MARKER_PREFIX, is_reserved
 
-__all__ = ["Progress", "find", "first", "free", "not_implemented", "read", "walk"]
+__all__ = ["Progress", "find", "free", "read", "walk"]
 
 logger = logging.getLogger(__name__)
 
@@ -305,36 +306,3 @@ def free(layers: Layers, name: str) -> bool | None:
         )
         unknown = True
     return None if unknown else True
-
-
-def first(
-    layers: Layers, method: str, name: str | None, *args: Any, read: bool = True, **kwargs: Any
-) -> Any:
-    """The first successful ``method(*args, **kwargs)`` of any layer, no name lookup.
-
-    ``read`` False for a write: the error raised is then the layers' own (see
-    :func:`fallback_storage.failures.combine`).
-    """
-    failures: list[Failure] = []
-    for index, backend in enumerate(layers.backends):
-        function = getattr(backend, method, None)
-        if function is None:
-            continue
-        try:
-            return function(*args, **kwargs)
-        except SuspiciousOperation:
-            raise
-        except NotImplementedError:
-            continue
-        except Exception as error:
-            failures.append(Failure(index, backend, error))
-    if not failures:
-        raise not_implemented(method, layers)
-    raise combine(failures, method, name, read=read)
-
-
-def not_implemented(method: str, layers: Layers) -> OperationNotImplemented:
-    classes = ", ".join(type(backend).__qualname__ for backend in layers.backends)
-    return OperationNotImplemented(
-        f"No backend of FallbackStorage implements {method}() ({classes}); add a backend that does."
-    )

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import os
 
-from fallback_storage import lookup
+from fallback_storage import first_answer, lookup
 from fallback_storage.exceptions import NoLocalPath
 from fallback_storage.layers import Layers
 
@@ -35,7 +35,7 @@ def local_path(layers: Layers, name: str) -> str:
     """The local path of ``name`` in ``layers``; see the module docstring."""
     index = lookup.find(layers, name)
     if index is None:
-        return lookup.first(layers, "path", name, name)  # type: ignore[no-any-return]
+        return first_answer.first(layers, "path", name, name)  # type: ignore[no-any-return]
     try:
         path: str = layers.backends[index].path(name)
     except NotImplementedError:
@@ -53,6 +53,6 @@ def local_path(layers: Layers, name: str) -> str:
     try:
         path = layers.target.path(name)
     except NotImplementedError:
-        raise lookup.not_implemented("path", layers) from None
+        raise first_answer.not_implemented("path", layers) from None
     layers.copy_up.for_path(layers.backends[index], layers.labels[index], name)
     return path

@@ -19,7 +19,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.files.base import File
 from django.utils.deconstruct import deconstructible
 
-from fallback_storage import listings, lookup, writes
+from fallback_storage import first_answer, listings, lookup, writes
 from fallback_storage.exceptions import SuspiciousFileName
 from fallback_storage.layered_storage import LayeredStorage
 from fallback_storage.method_kinds import is_write_mode
@@ -116,7 +116,7 @@ class FallbackStorage(LayeredStorage):
         try:
             return call_url(backend, name, args, kwargs)
         except NotImplementedError:
-            return lookup.first(layers, "url", name, name)  # type: ignore[no-any-return]
+            return first_answer.first(layers, "url", name, name)  # type: ignore[no-any-return]
 
     def size(self, name: str) -> int:
         layers = self._built or self._built_layers()
@@ -160,15 +160,15 @@ class FallbackStorage(LayeredStorage):
     # -- names (get_available_name and is_name_available: NameChoice) ---------------------
 
     def get_valid_name(self, name: str) -> str:
-        return lookup.first(self._built_layers(), "get_valid_name", name, name)  # type: ignore[no-any-return]
+        return first_answer.first(self._built_layers(), "get_valid_name", name, name)  # type: ignore[no-any-return]
 
     def generate_filename(self, filename: str | os.PathLike[str]) -> str:
         layers = self._built_layers()
-        return lookup.first(layers, "generate_filename", str(filename), filename)  # type: ignore[no-any-return]
+        return first_answer.first(layers, "generate_filename", str(filename), filename)  # type: ignore[no-any-return]
 
     def get_alternative_name(self, file_root: str, file_ext: str) -> str:
         layers = self._built_layers()
-        return lookup.first(layers, "get_alternative_name", file_root, file_root, file_ext)  # type: ignore[no-any-return]
+        return first_answer.first(layers, "get_alternative_name", file_root, file_root, file_ext)  # type: ignore[no-any-return]
 
     # -- whiteouts --------------------------------------------------------------------------
 

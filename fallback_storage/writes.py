@@ -23,7 +23,7 @@ from typing import IO, Any
 from django.core.exceptions import SuspiciousOperation
 from django.core.files.base import File
 
-from fallback_storage import lookup
+from fallback_storage import first_answer, lookup
 from fallback_storage.copy_up import updates_in_place
 from fallback_storage.exceptions import ReadOnlyStorageError
 from fallback_storage.failures import Failure, add_note, combine
@@ -61,7 +61,7 @@ def save(layers: Layers, name: str, content: File[Any]) -> str:
             whiteouts.saved(saved)
         return saved
     if not failures:
-        raise lookup.not_implemented("_save", layers)
+        raise first_answer.not_implemented("_save", layers)
     raise combine(failures, "save", name, read=False)
 
 
@@ -69,7 +69,7 @@ def delete(layers: Layers, name: str) -> None:
     """Delete ``name``: hide it with a whiteout, or from the first backend that accepts."""
     try:
         if layers.whiteouts is None:
-            lookup.first(layers, "delete", name, name, read=False)
+            first_answer.first(layers, "delete", name, name, read=False)
         elif layers.whiteouts.delete(name):
             layers.changed_many()
     finally:
@@ -92,7 +92,7 @@ def open_for_writing(layers: Layers, name: str, mode: str) -> File[Any]:
             source = layers.backends[index]
             copy_up.copy(source, layers.labels[index], name, f"before opening it as {mode!r}")
     try:
-        handle: File[Any] = lookup.first(layers, "open", name, name, mode, read=False)
+        handle: File[Any] = first_answer.first(layers, "open", name, name, mode, read=False)
     finally:
         layers.changed(name)
     if whiteouts is not None:
