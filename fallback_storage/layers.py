@@ -62,10 +62,9 @@ class Layers:
         #: straight away: no location cache, and no whiteout can hide its files.
         self.first_unruled = cache is None and (self.whiteouts is None or self.writable == 0)
         #: What the location cache returns for a name in the writable layer, whose files no
-        #: whiteout hides: the lookup asks that layer straight away (None: no writable layer).
-        self.in_writable: Location | None = (
-            None if self.writable is None else found_in(self.writable)
-        )
+        #: whiteout hides: the lookup asks that layer straight away. Without a writable layer,
+        #: a Location the cache never returns.
+        self.in_writable = Location(-1, False) if self.writable is None else found_in(self.writable)
         self.copy_up = CopyUp(
             target=self.target,
             label=self.labels[self.writable or 0],

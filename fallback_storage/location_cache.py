@@ -175,31 +175,32 @@ class LocationCache:
         """Take before asking the backends; pass to :meth:`remember` with the answer."""
         return self._generation.value
 
-    def locate(self, name: str) -> tuple[int, Location | None]:
-        """:meth:`token`, then :meth:`lookup` of ``name``, in one call."""
-        return self._generation.value, self.lookup(name)
-
     def lookup(self, name: str) -> Location | None:
         """What is remembered about ``name``, or None."""
+        return self.locate(name)[1]
+
+    def locate(self, name: str) -> tuple[int, Location | None]:
+        """:meth:`token`, then :meth:`lookup` of ``name``, in one call (the lookup's hot path)."""
+        token = self._generation.value
         if self.alias is None:
             entry = self._entries.get(name)
             if entry is None:
-                return None
+                return token, None
             if entry[0] <= time.monotonic():
                 with self._lock:
                     if self._entries.get(name) is entry:
                         del self._entries[name]
-                return None
-            return entry[1]
+                return token, None
+            return token, entry[1]
         epoch_key, key = self._epoch_key(), self._key(name)
         values = caches[self.alias].get_many([epoch_key, key])
         epoch = values.get(epoch_key, "")
         self._seen.epoch = epoch
         value = values.get(key)
         if value is None or value[0] != epoch:
-            return None
+            return token, None
         _, start, found, size = value
-        return _location(start, found, size)
+        return token, _location(start, found, size)
 
     def remember(
         self, name: str, start: int, found: bool, token: int, size: int | None = None

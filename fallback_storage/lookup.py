@@ -39,9 +39,10 @@ from fallback_storage.failures import Failure, add_note, combine, is_missing
 from fallback_storage.first_answer import not_implemented
 from fallback_storage.layers import Layers, is_read_only
 from fallback_storage.location_cache import Location
+from fallback_storage.name_checks import canonical_name, known_canonical
 from fallback_storage.whiteouts import MARKER_PREFIX, is_reserved
 
-__all__ = ["Progress", "find", "free", "read", "walk"]
+__all__ = ["Progress", "find", "free", "read", "served", "walk"]
 
 logger = logging.getLogger(__name__)
 
@@ -187,8 +188,11 @@ _NOT_IMPLEMENTED = object()
 def find(layers: Layers, name: str, *, stop: int | None = None) -> int | None:
     """The index of the first layer that has ``name`` (``exists()``), or None.
 
-    Raises the combined failure when a layer that might have it could not answer.
+    ``name`` is first put in its canonical spelling. Raises the combined failure when a
+    layer that might have it could not answer.
     """
+    if name not in known_canonical:
+        name = canonical_name(name, "exists", layers.roots)
     if layers.first_unruled and not layers.down and stop != 0:
         # The cheap step: no rule has a say about the first layer; ask it straight away.
         if layers.whiteouts is not None and MARKER_PREFIX in name and is_reserved(name):
@@ -223,27 +227,32 @@ def find(layers: Layers, name: str, *, stop: int | None = None) -> int | None:
     return index
 
 
-def read(
-    layers: Layers,
-    method: str,
-    name: str,
-    extra: tuple[Any, ...] = (),
-    record: bool = True,
-    memo: bool = False,
-) -> tuple[int, Any]:
-    """The first layer's answer to the read ``method(name, *extra)``, and its index."""
-    if layers.first_unruled:
+def read(layers: Layers, method: str, name: str, mode: str | None = None) -> Any:
+    """The first layer's answer to the read ``method(name)``.
+
+    ``name`` is first put in its canonical spelling. ``mode`` is ``open()``'s, the one
+    read that takes an argument besides the name; a file opened in a layer below the
+    writable one goes through the copy-up rule (``copy_on_read``) before it is returned.
+    """
+    if name not in known_canonical:
+        name = canonical_name(name, method, layers.roots)
+    cache = layers.cache
+    if cache is None:
+        token, known = 0, None
         # No rule has a say about the first layer, unless the name is a whiteout marker
         # (is_marker(), spelled out on the hot path).
-        token, known = 0, None
-        marker = layers.whiteouts is not None and MARKER_PREFIX in name and is_reserved(name)
-        direct = -1 if marker else 0
+        direct = (
+            0
+            if layers.first_unruled
+            and (layers.whiteouts is None or MARKER_PREFIX not in name or not is_reserved(name))
+            else -1
+        )
     else:
-        cache = layers.cache
-        token, known = (0, None) if cache is None else cache.locate(name)
+        token, known = cache.locate(name)
         # No whiteout hides a file of the writable layer, and the cache never remembers a
         # marker as found: where it says the writable layer has the name, ask that layer.
-        direct = -1 if known is None or known is not layers.in_writable else known.start
+        in_writable = layers.in_writable
+        direct = in_writable.start if known is in_writable else -1
     progress: Progress | None
     if direct < 0 or (layers.down and direct in layers.down):
         progress = None if is_marker(layers, name) else resume(token, known)
@@ -254,16 +263,26 @@ def read(
             progress = Progress(direct + 1, False, False, [], token, known)
         else:
             try:
-                return direct, (function(name, *extra) if extra else function(name))
+                answer = function(name) if mode is None else function(name, mode)
             except SuspiciousOperation:
                 raise
             except Exception as error:
                 failures: list[Failure] = []
                 certain = failed(layers, direct, error, failures)
                 progress = Progress(direct + 1, certain, False, failures, token, known)
+            else:
+                if mode is None or direct == layers.writable:
+                    return answer
+                return served(layers, direct, name, answer, mode)
+    extra = () if mode is None else (mode,)
+    # What the answer teaches the cache: a lazily opening backend may "open" a missing
+    # file, so an open proves nothing; a size is kept, so asking again costs no request.
+    record, memo = method != "open", method == "size"
     index, answer, failures = walk(layers, name, method, extra, False, record, memo, None, progress)
     if index is not None:
-        return index, answer
+        if mode is None or index == layers.writable:
+            return answer
+        return served(layers, index, name, answer, mode)
     if failures:
         raise combine(failures, method, name)
     missing = FileNotFoundError(errno.ENOENT, f"{name!r} is in no backend", name)
@@ -278,6 +297,12 @@ def read(
     elif answer is _NOT_IMPLEMENTED:
         raise not_implemented(method, layers)
     raise missing
+
+
+def served(layers: Layers, index: int, name: str, handle: Any, mode: str) -> Any:
+    """What an open of ``name`` returns when layer ``index``, below the writable one, opened it."""
+    source, label = layers.backends[index], layers.labels[index]
+    return layers.copy_up.served(source, label, name, handle, mode)
 
 
 def free(layers: Layers, name: str) -> bool | None:

@@ -29,7 +29,7 @@ from collections.abc import Sequence
 
 from fallback_storage.exceptions import SuspiciousFileName
 
-__all__ = ["canonical_name", "check_name", "climbs_out", "local_roots"]
+__all__ = ["canonical_name", "check_name", "climbs_out", "known_canonical", "local_roots"]
 
 
 def check_name(name: object, operation: str, storage: str) -> None:
@@ -76,10 +76,11 @@ def _nul_refused(name: str, operation: str, storage: str) -> SuspiciousFileName:
     )
 
 
-# Names seen already canonical (a pure fact about the string, whatever the roots), so a
-# name a page asks about again and again is checked once.
-_CANONICAL: dict[object, None] = {}
-_CANONICAL_SIZE = 4096
+#: Names seen already canonical (a pure fact about the string, whatever the roots), so a
+#: name a page asks about again and again is checked once. The lookup tests a name here
+#: before it calls :func:`canonical_name`, which spares a call on the hot path.
+known_canonical: dict[object, None] = {}
+_KNOWN_SIZE = 4096
 
 
 def local_roots(layers: Sequence[object]) -> tuple[str, ...]:
@@ -105,7 +106,7 @@ def canonical_name(name: object, operation: str, roots: Sequence[str]) -> str:
     name with a NUL byte, and for an absolute name or one with ``..`` segments
     that is not inside one of ``roots``.
     """
-    if name in _CANONICAL:
+    if name in known_canonical:
         return name  # type: ignore[return-value]  # seen before, and already canonical
     if not isinstance(name, str):
         if not isinstance(name, os.PathLike):
@@ -125,9 +126,9 @@ def canonical_name(name: object, operation: str, roots: Sequence[str]) -> str:
         or name[:1] == "/"
         or name[-1:] in ("/", ".")
     ):
-        if len(_CANONICAL) >= _CANONICAL_SIZE:
-            _CANONICAL.clear()
-        _CANONICAL[name] = None
+        if len(known_canonical) >= _KNOWN_SIZE:
+            known_canonical.clear()
+        known_canonical[name] = None
         return name  # already canonical: the usual case, decided without building anything
     if "\x00" in name:
         raise _nul_refused(name, operation, "FallbackStorage")

@@ -50,15 +50,9 @@ class FallbackStorage(LayeredStorage):
 
     def _open(self, name: str, mode: str = "rb") -> File[Any]:
         layers = self._built or self._built_layers()
-        name = canonical_name(name, "open", layers.roots)
-        if is_write_mode(mode):
-            return writes.open_for_writing(layers, name, mode)
-        # A lazily opening backend may "open" a missing file: an open proves nothing.
-        index, handle = lookup.read(layers, "open", name, (mode,), False)
-        if index == layers.writable:
-            return handle  # type: ignore[no-any-return]
-        source, label = layers.backends[index], layers.labels[index]
-        return layers.copy_up.served(source, label, name, handle, mode)  # type: ignore[no-any-return]
+        if mode != "rb" and is_write_mode(mode):  # "rb", Django's default, is the usual
+            return writes.open_for_writing(layers, canonical_name(name, "open", layers.roots), mode)
+        return lookup.read(layers, "open", name, mode)  # type: ignore[no-any-return]
 
     # -- writing --------------------------------------------------------------------------
 
@@ -87,7 +81,7 @@ class FallbackStorage(LayeredStorage):
     def exists(self, name: str) -> bool:
         """Whether any backend has ``name``; stops at the first that does."""
         layers = self._built or self._built_layers()
-        return lookup.find(layers, canonical_name(name, "exists", layers.roots)) is not None
+        return lookup.find(layers, name) is not None
 
     def listdir(self, path: str) -> tuple[list[str], list[str]]:
         """The union of every backend's listing, each name once, in backend order."""
@@ -119,9 +113,7 @@ class FallbackStorage(LayeredStorage):
             return first_answer.first(layers, "url", name, name)  # type: ignore[no-any-return]
 
     def size(self, name: str) -> int:
-        layers = self._built or self._built_layers()
-        name = canonical_name(name, "size", layers.roots)
-        return lookup.read(layers, "size", name, (), True, True)[1]  # type: ignore[no-any-return]
+        return lookup.read(self._built or self._built_layers(), "size", name)  # type: ignore[no-any-return]
 
     def path(self, name: str) -> str:
         """A local path that tells the truth: a file only a layer without paths has is copied
@@ -130,19 +122,13 @@ class FallbackStorage(LayeredStorage):
         return local_path(layers, canonical_name(name, "path", layers.roots))
 
     def get_accessed_time(self, name: str) -> datetime:
-        return self._read("get_accessed_time", name)
+        return lookup.read(self._built or self._built_layers(), "get_accessed_time", name)  # type: ignore[no-any-return]
 
     def get_created_time(self, name: str) -> datetime:
-        return self._read("get_created_time", name)
+        return lookup.read(self._built or self._built_layers(), "get_created_time", name)  # type: ignore[no-any-return]
 
     def get_modified_time(self, name: str) -> datetime:
-        return self._read("get_modified_time", name)
-
-    def _read(self, method: str, name: str) -> datetime:
-        layers = self._built or self._built_layers()
-        name = canonical_name(name, method, layers.roots)
-        time: datetime = lookup.read(layers, method, name)[1]
-        return time
+        return lookup.read(self._built or self._built_layers(), "get_modified_time", name)  # type: ignore[no-any-return]
 
     # The 1.x names.
     def accessed_time(self, name: str) -> datetime:
