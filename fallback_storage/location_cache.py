@@ -126,7 +126,8 @@ class LocationCache:
         self._namespace: str | None = None
         self._entries: dict[str, tuple[float, Location]] = {}
         self._lock = threading.Lock()
-        self._generation = _Generation()
+        #: Bumped by every invalidation; its ``value`` is the token (:meth:`token`).
+        self.generation = _Generation()
         # The shared epoch each thread's last lookup saw, for the remember() after it.
         self._seen = threading.local()
 
@@ -144,7 +145,7 @@ class LocationCache:
         with self._lock:
             self._entries.clear()
             if self.alias is None:
-                self._generation.bump()
+                self.generation.bump()
             else:
                 if self.alias not in settings.CACHES:
                     raise ImproperlyConfigured(
@@ -153,7 +154,7 @@ class LocationCache:
                         f"private local-memory cache."
                     )
                 with _generations_lock:
-                    self._generation = _generations.setdefault(
+                    self.generation = _generations.setdefault(
                         (self.alias, namespace), _Generation()
                     )
             self._namespace = namespace
@@ -162,7 +163,7 @@ class LocationCache:
         with self._lock:
             self._namespace = None
             self._entries.clear()
-            self._generation.bump()
+            self.generation.bump()
 
     @property
     def namespace(self) -> str | None:
@@ -173,15 +174,26 @@ class LocationCache:
 
     def token(self) -> int:
         """Take before asking the backends; pass to :meth:`remember` with the answer."""
-        return self._generation.value
+        return self.generation.value
 
     def lookup(self, name: str) -> Location | None:
         """What is remembered about ``name``, or None."""
         return self.locate(name)[1]
 
+    def peek(self, name: str) -> Location | None:
+        """What the in-process dictionary remembers about ``name`` (the hot path's lookup).
+
+        Always None for a shared cache, whose lookup costs a round trip: :meth:`locate`
+        then. Take the token (``generation.value``) before peeking.
+        """
+        entry = self._entries.get(name)
+        if entry is None or entry[0] <= time.monotonic():
+            return None  # (an expired entry is dropped by the next locate())
+        return entry[1]
+
     def locate(self, name: str) -> tuple[int, Location | None]:
         """:meth:`token`, then :meth:`lookup` of ``name``, in one call (the lookup's hot path)."""
-        token = self._generation.value
+        token = self.generation.value
         if self.alias is None:
             entry = self._entries.get(name)
             if entry is None:
@@ -208,14 +220,14 @@ class LocationCache:
         """Remember ``name``'s location, unless a write invalidated it since ``token``."""
         if self.alias is None:
             with self._lock:
-                if token != self._generation.value or self._namespace is None:
+                if token != self.generation.value or self._namespace is None:
                     return
                 if len(self._entries) >= _MAX_PRIVATE_ENTRIES:
                     self._evict()
                 location = _location(start, found, size)
                 self._entries[name] = (time.monotonic() + self.timeout, location)
             return
-        if token == self._generation.value and self._namespace is not None:
+        if token == self.generation.value and self._namespace is not None:
             epoch = getattr(self._seen, "epoch", None)
             if epoch is None:
                 epoch = caches[self.alias].get(self._epoch_key(), "")
@@ -225,7 +237,7 @@ class LocationCache:
     def forget(self, names: Iterable[str | None]) -> None:
         """Forget ``names`` (after a write or delete), here and in the shared cache."""
         wanted = {name for name in names if name is not None}
-        self._generation.bump()
+        self.generation.bump()
         if self.alias is None:
             with self._lock:
                 for name in wanted:
@@ -235,7 +247,7 @@ class LocationCache:
 
     def forget_all(self) -> None:
         """Forget every name (after a change to many names), here and in the shared cache."""
-        self._generation.bump()
+        self.generation.bump()
         if self.alias is None:
             with self._lock:
                 self._entries.clear()

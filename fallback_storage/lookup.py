@@ -248,10 +248,15 @@ def read(layers: Layers, method: str, name: str, mode: str | None = None) -> Any
             else -1
         )
     else:
-        token, known = cache.locate(name)
         # No whiteout hides a file of the writable layer, and the cache never remembers a
         # marker as found: where it says the writable layer has the name, ask that layer.
+        # The in-process cache is peeked at (after taking the token), as a shared one
+        # cannot be.
         in_writable = layers.in_writable
+        token = cache.generation.value
+        known = cache.peek(name)
+        if known is None and cache.alias is not None:
+            token, known = cache.locate(name)
         direct = in_writable.start if known is in_writable else -1
     progress: Progress | None
     if direct < 0 or (layers.down and direct in layers.down):
