@@ -2,8 +2,9 @@
 
 Every read of a :class:`~fallback_storage.storage.FallbackStorage` goes
 through :func:`find` (``exists()``) or :func:`read`. Each first asks the one
-layer no rule has a say about, if there is one; :func:`walk`, the one loop
-over the layers, goes on from there. Layers are asked in order; the first that
+layer no rule has a say about, if there is one;
+:func:`~fallback_storage.walk.walk`, the one loop over the layers, goes on
+from there. Layers are asked in order; the first that
 answers wins. Before a layer is asked, the rules of
 :class:`~fallback_storage.layers.Layers` have their say, always in this order:
 
@@ -31,158 +32,28 @@ from __future__ import annotations
 
 import errno
 import logging
-from typing import Any, NamedTuple
+from typing import Any
 
 from django.core.exceptions import SuspiciousOperation
 
 from fallback_storage.failures import Failure, add_note, combine, is_missing
 from fallback_storage.first_answer import not_implemented
 from fallback_storage.layers import Layers, is_read_only
-from fallback_storage.location_cache import Location
 from fallback_storage.name_checks import canonical_name, known_canonical
+from fallback_storage.walk import (
+    NOT_IMPLEMENTED,
+    REMEMBERED_MISSING,
+    Progress,
+    failed,
+    is_marker,
+    resume,
+    walk,
+)
 from fallback_storage.whiteouts import MARKER_PREFIX, is_reserved
 
-__all__ = ["Progress", "find", "free", "read", "served", "walk"]
+__all__ = ["find", "free", "read", "served"]
 
 logger = logging.getLogger(__name__)
-
-
-class Progress(NamedTuple):
-    """How far a search got before the loop of :func:`walk` goes on from ``start``."""
-
-    #: The next layer to ask.
-    start: int
-    #: Whether every layer asked so far gave a definite answer (has it or not).
-    certain: bool
-    #: Whether a layer asked so far implements the method.
-    implemented: bool
-    failures: list[Failure]
-    #: The location cache's token, taken before its lookup (0 when the cache is off).
-    token: int = 0
-    #: What the location cache remembers about the name (None: nothing, or no cache).
-    known: Location | None = None
-
-
-def walk(
-    layers: Layers,
-    name: str,
-    method: str,
-    extra: tuple[Any, ...] = (),
-    existence: bool = False,
-    record: bool = True,
-    memo: bool = False,
-    stop: int | None = None,
-    progress: Progress | None = None,
-) -> tuple[int | None, Any, list[Failure]]:
-    """Search ``layers`` for ``name``, asking each with ``method(name, *extra)``.
-
-    With ``existence`` the answer is a bool and only ``True`` counts as found
-    (``exists()``); otherwise a call that returns counts. ``stop`` ends the
-    search before that layer. ``record`` False never remembers a hit (a lazily
-    opening backend may "open" a missing file). With ``memo`` the cache also
-    keeps the answer of a layer other than the writable one (``size()``: a
-    production file's size, so asking again costs no request). ``progress``
-    goes on with a search :func:`find` or :func:`read` started. Returns the
-    index of the layer that answered (None if none did), its answer, and the
-    failures met.
-    """
-    whiteouts = layers.whiteouts
-    if progress is None:
-        if is_marker(layers, name):
-            return None, None, []  # a whiteout marker is never a file
-        cache = layers.cache
-        progress = resume(*((0, None) if cache is None else cache.locate(name)))
-    start, certain, implemented, failures, token, known = progress
-    count = layers.count
-    if stop is None:
-        stop = count
-    if known is not None and known.start >= count:
-        return None, _REMEMBERED_MISSING, failures  # the cache knows no layer has it
-    backends = layers.backends
-    down = layers.down  # the layers in an outage, usually none
-    cache = layers.cache
-    writable = layers.writable
-    hidden: bool | None = None
-    for index in range(start, stop):
-        if whiteouts is not None and index != writable:
-            if hidden is None:
-                hidden = whiteouts.hides(name)
-            if hidden:
-                continue
-        if known is not None and index == known.start and known.found:
-            if existence:
-                return index, True, failures  # the cache knows this layer has it
-            if memo and known.size is not None:
-                return index, known.size, failures
-        backend = backends[index]
-        if down and index in down:
-            skipped = layers.outages.skipped(index, name)  # type: ignore[union-attr]
-            if skipped is not None:
-                certain = False
-                failures.append(Failure(index, backend, skipped))
-                continue
-        function = getattr(backend, method, None)
-        if function is None:
-            certain = False
-            continue
-        try:
-            answer = function(name, *extra) if extra else function(name)
-        except SuspiciousOperation:
-            raise
-        except Exception as error:
-            certain = failed(layers, index, error, failures) and certain
-            continue
-        implemented = True
-        if down and index in down:
-            layers.outages.answered(index)  # type: ignore[union-attr]
-        if existence and not answer:
-            continue
-        if cache is not None and record and certain:
-            if memo and index != writable:
-                cache.remember(name, index, True, token, size=answer)
-            elif known is None or known[:2] != (index, True):
-                cache.remember(name, index, True, token)
-        return index, answer, failures
-    if cache is not None and (0 if known is None else known.start) < stop:
-        if certain:
-            cache.remember(name, stop, False, token)
-        elif known is not None:
-            cache.forget((name,))
-    if not (implemented or failures or hidden):
-        return None, _NOT_IMPLEMENTED, failures
-    return None, None, failures
-
-
-def resume(token: int, known: Location | None) -> Progress:
-    """A search that has asked no layer yet: it starts where the cache says the name is."""
-    return Progress(0 if known is None else known.start, True, False, [], token, known)
-
-
-def is_marker(layers: Layers, name: str) -> bool:
-    """Whether ``name`` is a whiteout marker, which is never a file in any layer."""
-    return layers.whiteouts is not None and MARKER_PREFIX in name and is_reserved(name)
-
-
-def failed(layers: Layers, index: int, error: Exception, failures: list[Failure]) -> bool:
-    """Record that layer ``index`` raised ``error``; whether the search stays certain.
-
-    A layer that does not implement the method (``NotImplementedError``) is
-    skipped. Any other error counts as a failure, starts an outage if it says
-    the layer cannot be reached, and leaves the search certain only if it says
-    the file is missing there.
-    """
-    if isinstance(error, NotImplementedError):
-        return False
-    if layers.outages is not None:
-        layers.outages.failed(index, error)
-    failures.append(Failure(index, layers.backends[index], error))
-    return is_missing(error)
-
-
-# Returned as the answer of a search the location cache settled without asking,
-# and of a search in which no layer implemented the method.
-_REMEMBERED_MISSING = object()
-_NOT_IMPLEMENTED = object()
 
 
 def find(layers: Layers, name: str, *, stop: int | None = None) -> int | None:
@@ -291,7 +162,7 @@ def read(layers: Layers, method: str, name: str, mode: str | None = None) -> Any
     if failures:
         raise combine(failures, method, name)
     missing = FileNotFoundError(errno.ENOENT, f"{name!r} is in no backend", name)
-    if answer is _REMEMBERED_MISSING:
+    if answer is REMEMBERED_MISSING:
         cache = layers.cache
         add_note(
             missing,
@@ -299,7 +170,7 @@ def read(layers: Layers, method: str, name: str, mode: str | None = None) -> Any
             f"{cache.timeout if cache else 0} seconds, or when the file is saved through "
             f"this storage.",
         )
-    elif answer is _NOT_IMPLEMENTED:
+    elif answer is NOT_IMPLEMENTED:
         raise not_implemented(method, layers)
     raise missing
 
