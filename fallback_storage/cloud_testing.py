@@ -22,13 +22,11 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import os
-import sys
 import threading
 import types
 from typing import Any, ClassVar
 
-from fallback_storage import azure_guard, gcs_guard
+from fallback_storage import azure_guard, call_sites, gcs_guard
 from fallback_storage.exceptions import BucketTouchedError, ReadOnlyStorageError
 
 __all__ = ["AzureContainerGuard", "CloudGuard", "ContainerRequest", "GCSBucketGuard"]
@@ -168,7 +166,7 @@ class CloudGuard(contextlib.ContextDecorator):
             blob=target.blob,
             where=target.where,
             is_read=target.is_read,
-            called_from=_caller(),
+            called_from=call_sites.caller(_MACHINERY, _LIBRARIES),
             thread=threading.current_thread().name,
         )
         with cls._lock:
@@ -248,29 +246,3 @@ def _see_azure(target: Any) -> None:
 
 def _see_gcs(target: Any) -> None:
     GCSBucketGuard._see(target, target.bucket)
-
-
-def _within(module: str, packages: tuple[str, ...]) -> bool:
-    return any(module == package or module.startswith(f"{package}.") for package in packages)
-
-
-def _caller() -> str:
-    frame: types.FrameType | None = sys._getframe(1)
-    fallback: types.FrameType | None = None
-    while frame is not None:
-        module = str(frame.f_globals.get("__name__", ""))
-        if not _within(module, _MACHINERY):
-            fallback = fallback or frame
-            if not _within(module, _LIBRARIES):
-                return _where(frame)
-        frame = frame.f_back
-    return _where(fallback) if fallback is not None else "an unknown place"
-
-
-def _where(frame: types.FrameType) -> str:
-    path = frame.f_code.co_filename
-    with contextlib.suppress(ValueError):
-        relative = os.path.relpath(path)
-        if not relative.startswith(".."):
-            path = relative
-    return f"{path}:{frame.f_lineno} in {frame.f_code.co_name}"

@@ -21,14 +21,13 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import os
-import sys
 import threading
 import types
 import weakref
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from fallback_storage import call_sites
 from fallback_storage.exceptions import BucketTouchedError, ReadOnlyStorageError
 from fallback_storage.s3_operations import read_only_operations
 
@@ -231,35 +230,16 @@ def _keys(api_params: Mapping[str, Any]) -> tuple[str, ...]:
     return tuple(str(item.get("Key")) for item in objects if isinstance(item, Mapping))
 
 
-def _within(module: str, packages: tuple[str, ...]) -> bool:
-    return any(module == package or module.startswith(f"{package}.") for package in packages)
-
-
 def _caller() -> str:
-    frame: types.FrameType | None = sys._getframe(2)
-    fallback: types.FrameType | None = None
-    while frame is not None:
-        module = str(frame.f_globals.get("__name__", ""))
-        if module.startswith("s3transfer."):
-            coordinator = getattr(frame.f_locals.get("self"), "_transfer_coordinator", None)
-            origin = _transfer_origins.get(coordinator) if coordinator is not None else None
-            if origin is not None:
-                return origin
-        if not _within(module, _MACHINERY):
-            fallback = fallback or frame
-            if not _within(module, _LIBRARIES):
-                return _where(frame)
-        frame = frame.f_back
-    return _where(fallback) if fallback is not None else "an unknown place"
+    return call_sites.caller(_MACHINERY, _LIBRARIES, _transfer_origin)
 
 
-def _where(frame: types.FrameType) -> str:
-    path = frame.f_code.co_filename
-    with contextlib.suppress(ValueError):
-        relative = os.path.relpath(path)
-        if not relative.startswith(".."):
-            path = relative
-    return f"{path}:{frame.f_lineno} in {frame.f_code.co_name}"
+def _transfer_origin(frame: types.FrameType) -> str | None:
+    """Who queued the transfer an s3transfer worker runs (see _get_future_with_components)."""
+    if not str(frame.f_globals.get("__name__", "")).startswith("s3transfer."):
+        return None
+    coordinator = getattr(frame.f_locals.get("self"), "_transfer_coordinator", None)
+    return _transfer_origins.get(coordinator) if coordinator is not None else None
 
 
 # -- snapshots -------------------------------------------------------------------------

@@ -29,8 +29,6 @@ import contextlib
 import dataclasses
 import functools
 import inspect
-import os
-import sys
 import threading
 import types
 from collections.abc import Callable, Iterable
@@ -38,7 +36,7 @@ from typing import Any
 
 from django.core.files.storage import InvalidStorageError, Storage, storages
 
-from fallback_storage import cloud_guards, s3_guard
+from fallback_storage import call_sites, cloud_guards, s3_guard
 from fallback_storage.exceptions import (
     BucketTouchedError,
     ReadOnlyStorageError,
@@ -264,7 +262,7 @@ def _wrapper(storage: Storage, method: str, original: Callable[..., Any]) -> Cal
             operation=operation,
             name=name,
             storage=cloud_guards.describe(storage),
-            called_from=_caller(),
+            called_from=call_sites.caller(_LIBRARIES),
             thread=threading.current_thread().name,
         )
         for guard in seeing:
@@ -297,17 +295,3 @@ def _operation(method: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tu
         content = args[1] if len(args) > 1 else kwargs.get("content")
         name = getattr(content, "name", None)
     return method.lstrip("_"), name if isinstance(name, str) or name is None else repr(name)
-
-
-def _caller() -> str:
-    frame: types.FrameType | None = sys._getframe(2)
-    while frame is not None:
-        module = str(frame.f_globals.get("__name__", ""))
-        if not any(module == lib or module.startswith(f"{lib}.") for lib in _LIBRARIES):
-            path = frame.f_code.co_filename
-            with contextlib.suppress(ValueError):
-                relative = os.path.relpath(path)
-                path = path if relative.startswith("..") else relative
-            return f"{path}:{frame.f_lineno} in {frame.f_code.co_name}"
-        frame = frame.f_back
-    return "an unknown place"
