@@ -194,7 +194,7 @@ class PullUsageError(ValueError):
 class PullInterrupted(KeyboardInterrupt):
     """A pull was interrupted (Ctrl+C); the copies under way were abandoned, none left partial.
 
-    ``summary`` is the :class:`~fallback_storage.pull.Summary` of the files
+    ``summary`` is the :class:`~fallback_storage.pull_outcomes.Summary` of the files
     finished before the interruption.
     """
 

@@ -20,107 +20,35 @@ the job. Ctrl+C stops the copies under way at their next chunk and raises
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import re
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from typing import Any, Protocol
 
 from django.core.files.storage import Storage
 
 from fallback_storage.copying import copy_handle, open_stream, prepare_source
 from fallback_storage.exceptions import PullInterrupted, PullUsageError
+from fallback_storage.pull_outcomes import (
+    COPIED,
+    FAILED,
+    KEPT_LOCAL,
+    MISSING,
+    TOO_LARGE,
+    UP_TO_DATE,
+    WOULD_COPY,
+    Outcome,
+    Report,
+    Summary,
+)
 from fallback_storage.pull_selection import Item, Selection
 
-__all__ = ["STATUSES", "Outcome", "Report", "Summary", "parse_size", "pull"]
+__all__ = ["parse_size", "pull"]
 
-COPIED = "copied"
-WOULD_COPY = "would_copy"
-UP_TO_DATE = "up_to_date"
-KEPT_LOCAL = "kept_local"
-TOO_LARGE = "too_large"
-MISSING = "missing"
-FAILED = "failed"
-#: Every status a file can end in, in the order summaries list them.
-STATUSES = (COPIED, WOULD_COPY, UP_TO_DATE, KEPT_LOCAL, TOO_LARGE, MISSING, FAILED)
 _SIZE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([KMGT]?)(?:i?B)?\s*", re.IGNORECASE)
 _UNITS = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
-
-
-@dataclasses.dataclass(frozen=True)
-class Outcome:
-    """What became of one selected file.
-
-    ``size`` is the bytes copied (or, without a copy, the size of the copy
-    that decided the status); ``layer`` the lower layer read, when one was.
-    """
-
-    item: Item
-    status: str
-    size: int | None = None
-    layer: int | None = None
-    error: str | None = None
-
-    @property
-    def name(self) -> str:
-        return self.item.name
-
-    def as_dict(self) -> dict[str, Any]:
-        data = {
-            "name": self.name,
-            "storage": self.item.layers.label,
-            "status": self.status,
-            "bytes": self.size,
-            "layer": self.layer,
-        }
-        return {**data, "error": self.error} if self.error is not None else data
-
-
-@dataclasses.dataclass
-class Summary:
-    """Every file's :class:`Outcome`, the selectors that matched nothing, and the time taken."""
-
-    outcomes: list[Outcome]
-    not_found: list[str]
-    dry_run: bool
-    seconds: float
-
-    def with_status(self, status: str) -> list[Outcome]:
-        return [outcome for outcome in self.outcomes if outcome.status == status]
-
-    def totals(self) -> dict[str, dict[str, int]]:
-        """Files and bytes per status."""
-        totals = {status: {"files": 0, "bytes": 0} for status in STATUSES}
-        for outcome in self.outcomes:
-            totals[outcome.status]["files"] += 1
-            totals[outcome.status]["bytes"] += outcome.size or 0
-        return totals
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "dry_run": self.dry_run,
-            "seconds": round(self.seconds, 3),
-            "totals": self.totals(),
-            "not_found": self.not_found,
-            "files": [outcome.as_dict() for outcome in self.outcomes],
-        }
-
-
-class Report(Protocol):
-    """Where progress goes: :mod:`fallback_storage.pull_report` has a bar, lines and silence."""
-
-    def start(self, files: int) -> None: ...
-
-    def advance(self, size: int) -> None:
-        """``size`` more bytes were copied; called from the worker threads."""
-
-    def finish(self, outcome: Outcome) -> None:
-        """A file is done; called from the thread that called :func:`pull`."""
-
-    def close(self) -> None: ...
 
 
 class _Quiet:

@@ -16,7 +16,7 @@ from typing import Any
 
 from django.core.management.base import OutputWrapper
 
-from fallback_storage.pull import (
+from fallback_storage.pull_outcomes import (
     COPIED,
     FAILED,
     KEPT_LOCAL,

@@ -423,8 +423,8 @@ def test_pull_needs_a_worker() -> None:
 
 
 def test_a_failing_report_stops_the_pull(disk: Path, local_dir: Path) -> None:
-    from fallback_storage.pull import Outcome
     from fallback_storage.pull import pull as pull_files
+    from fallback_storage.pull_outcomes import Outcome
     from fallback_storage.pull_selection import select
 
     class BrokenPipe:
