@@ -14,6 +14,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore_models import parse_each_model_once
 from counting_s3 import CountingS3Server
 from django.core.files.storage import FileSystemStorage
 from django.test import override_settings
@@ -22,6 +23,8 @@ from storages.backends.s3 import S3Storage
 # production.py is a helper module, not a test module: have pytest rewrite its asserts too.
 pytest.register_assert_rewrite("production")
 
+# Each botocore model file is parsed once per test process; every session gets its own copy.
+parse_each_model_once()
 
 # The browser test needs Playwright, which only the `browser` tox env installs (with Debian's
 # Chromium); there it runs, and under CI it fails rather than skips when it cannot. Elsewhere it

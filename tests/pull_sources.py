@@ -8,12 +8,15 @@ worker thread); with ``sizeless`` the handle cannot tell its size; with
 ``appear``, the file at that path is created during the first read, as if
 another process had written it meanwhile. ``started`` is a file that every
 ``open()`` appends the name to, so another process can tell that a copy is
-under way. Every read size is recorded in ``read_sizes`` and the number of
-files open at once in ``most_open``.
+under way; with ``hold_until``, every read after a file's first waits until that
+path exists (at most a minute), so a copy stays under way until the test lets it
+go. Every read size is recorded in ``read_sizes`` and the number of files open
+at once in ``most_open``.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from typing import IO, Any, cast
@@ -32,6 +35,7 @@ class FaultyStorage(FileSystemStorage):
         fail: tuple[str, ...] | list[str] = (),
         raise_kind: str = "oserror",
         started: str | None = None,
+        hold_until: str | None = None,
         sizeless: bool = False,
         appear: str | None = None,
         **options: Any,
@@ -43,6 +47,7 @@ class FaultyStorage(FileSystemStorage):
         self.fail = frozenset(fail)
         self.raise_kind = raise_kind
         self.started = started
+        self.hold_until = hold_until
         self.read_sizes: list[int] = []
         self.open_now = 0
         self.most_open = 0
@@ -73,6 +78,10 @@ class _Reader:
         if self.storage.appear is not None and self.reads == 0:
             with open(self.storage.appear, "wb") as meanwhile:
                 meanwhile.write(b"written meanwhile")
+        if self.storage.hold_until is not None and self.reads >= 1:
+            deadline = time.monotonic() + 60
+            while not os.path.exists(self.storage.hold_until) and time.monotonic() < deadline:
+                time.sleep(0.02)
         if self.storage.delay:
             time.sleep(self.storage.delay)
         if self.fails and self.reads >= 1:

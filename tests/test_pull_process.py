@@ -41,6 +41,10 @@ def start(
     )
 
 
+def lines(path: Path) -> int:
+    return len(path.read_text().splitlines()) if path.exists() else 0
+
+
 def partial_copies(directory: Path) -> list[str]:
     return [path.name for path in directory.rglob(".fallback-storage-partial-*")]
 
@@ -50,17 +54,20 @@ def test_sigint_stops_the_pull_and_a_second_run_finishes_it(
 ) -> None:
     content = {f"video/{n}.bin": os.urandom(MiB) for n in range(3)}  # 16 chunks each
     seed(prod_dir, content)
-    started = tmp_path / "started"
-    slow = read_only(on_disk(prod_dir, FAULTY, delay=0.1, started=str(started)))
-    storages = {"default": on_disk(tmp_path), "media": fallback(on_disk(local_dir), slow)}
+    started, release = tmp_path / "started", tmp_path / "release"
+    held = on_disk(prod_dir, FAULTY, delay=0.1, started=str(started), hold_until=str(release))
+    media = fallback(on_disk(local_dir), read_only(held))
+    storages = {"default": on_disk(tmp_path), "media": media}
     process = start(tmp_path, storages, "video/", "--storage", "media", "--workers", "2")
     try:
         deadline = time.monotonic() + 60
-        while not partial_copies(local_dir):  # copies are under way
+        # Both workers' copies are under way, and held there until the interrupt is sent.
+        while not (partial_copies(local_dir) and lines(started) == 2):
             assert process.poll() is None, process.communicate()
-            assert time.monotonic() < deadline, "no copy started within 60 s"
+            assert time.monotonic() < deadline, "the two copies did not start within 60 s"
             time.sleep(0.05)
         process.send_signal(signal.SIGINT)
+        release.touch()
         out, err = process.communicate(timeout=60)
     finally:
         if process.poll() is None:
@@ -73,7 +80,7 @@ def test_sigint_stops_the_pull_and_a_second_run_finishes_it(
         f"{err.split(' in ')[1].split(' s ')[0]} s (0 B/s). Run the same command again to pull "
         f"the rest."
     )
-    assert len(started.read_text().splitlines()) == 2  # two workers: two copies were under way
+    assert lines(started) == 2  # no third copy started after the interrupt
     assert files_in(local_dir) == {}  # nothing under a final name, and no partial copy
 
     fast = read_only(on_disk(prod_dir))
