@@ -12,6 +12,7 @@ pull with a real SIGINT and to measure what a pull holds in memory.
 from __future__ import annotations
 
 import json
+import signal
 import sys
 import tracemalloc
 
@@ -21,6 +22,9 @@ from django.core.management import ManagementUtility
 
 
 def main(config_path: str) -> None:
+    # Ctrl+C raises KeyboardInterrupt, as in a terminal, even where this process was started
+    # with SIGINT ignored (a test run started in the background by a non-interactive shell).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     with open(config_path) as config_file:
         config = json.load(config_file)
     settings.configure(
