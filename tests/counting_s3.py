@@ -49,7 +49,11 @@ class CountingS3Server:
         self._server = make_server(
             "127.0.0.1", 0, self._app(), threaded=True, request_handler=_RequestHandler
         )
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        # serve_forever() looks for shutdown() every poll_interval (0.5 s by default): every
+        # test that stops a server would wait for it.
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
         self._thread.start()
 
     def stop(self) -> None:

@@ -65,7 +65,11 @@ class FaultServer:
         self._flaky: dict[str, int] = {}
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
         self.server.daemon_threads = True
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        # serve_forever() looks for shutdown() every poll_interval (0.5 s by default): every
+        # test that stops a server would wait for it.
+        self._thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
         self._thread.start()
         self._timer = threading.Timer(LIFETIME, self.close)
         self._timer.daemon = True
