@@ -25,3 +25,16 @@ def test_every_session_gets_an_equal_model_of_its_own() -> None:
     assert isinstance(other_operations, dict)
     assert other_operations["GetObject"]["http"]["requestUri"] == "/{Bucket}/{Key+}"
     assert s3_model(botocore.session.get_session()) == s3_model(second)
+
+
+def test_every_session_gets_an_equal_list_of_services_of_its_own() -> None:
+    def services(session: botocore.session.Session) -> list[str]:
+        listed: list[str] = session.get_available_services()
+        return listed
+
+    one = services(botocore.session.get_session())
+    other = services(botocore.session.get_session())
+    assert "s3" in one
+    assert one == other
+    one.remove("s3")
+    assert "s3" in services(botocore.session.get_session())
