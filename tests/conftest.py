@@ -19,6 +19,7 @@ from botocore_models import load_botocore_data_once
 from counting_s3 import CountingS3Server
 from django.core.files.storage import FileSystemStorage
 from django.test import override_settings
+from moto_routing import route_each_host_once
 from storages.backends.s3 import S3Storage
 
 # production.py is a helper module, not a test module: have pytest rewrite its asserts too.
@@ -27,6 +28,8 @@ pytest.register_assert_rewrite("production")
 # botocore parses each data file and lists its directories once per test process; every
 # session gets copies of its own.
 load_botocore_data_once()
+# moto's server works out the service of each host name once per process, not per request.
+route_each_host_once()
 
 # The garbage collector, tuned for a test process: a large heap that lives as long as the process
 # (Django, boto3, moto, google-cloud and the test modules), and tests that make a hundred thousand
