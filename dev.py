@@ -30,8 +30,6 @@ VENV = ROOT / ".venv"
 # Python looks for a pyvenv.cfg beside its executable and one level up.
 PYTHONS = VENV / "pythons" / "bin"
 SUPPORTED_MINORS = ("3.10", "3.11", "3.12", "3.13")
-# Keep in step with `requires` in tox.ini.
-TOX_REQUIREMENTS = ("tox>=4.67", "tox-uv>=1.37")
 
 
 def venv_bin(name: str) -> Path:
@@ -53,11 +51,10 @@ def ensure_venv() -> Path:
     tox = venv_bin("tox")
     if tox.exists():
         version = subprocess.run([str(tox), "--version"], capture_output=True, text=True)
-        # tox lists its plugins: a .venv/ from before tox-uv is topped up, not rebuilt.
-        if version.returncode == 0 and "tox-uv" in version.stdout:
-            return tox
         if version.returncode == 0:
-            install_tox()
+            # tox lists its plugins: a .venv/ from before tox-uv is topped up, not rebuilt.
+            if "tox-uv" not in version.stdout:
+                install_tox()
             return tox
     say(f"creating {VENV.relative_to(ROOT)}/ with {sys.executable} ({sys.version.split()[0]})")
     try:
@@ -75,14 +72,16 @@ def ensure_venv() -> Path:
 
 
 def install_tox(*, remove_on_failure: bool = False) -> None:
-    """Install TOX_REQUIREMENTS into .venv/ with its pip, or fail."""
-    say(f"installing {', '.join(TOX_REQUIREMENTS)} into {VENV.relative_to(ROOT)}/")
+    """Install what tox.ini ``requires`` (tox and tox-uv) into .venv/ with its pip, or fail."""
+    lines = tox_ini().get("tox", "requires").splitlines()
+    requirements = [line.strip() for line in lines if line.strip()]
+    say(f"installing {', '.join(requirements)} into {VENV.relative_to(ROOT)}/")
     python = str(venv_bin("python"))
-    install = [python, "-m", "pip", "install", "--quiet", "--upgrade", "pip", *TOX_REQUIREMENTS]
+    install = [python, "-m", "pip", "install", "--quiet", "--upgrade", "pip", *requirements]
     if subprocess.run(install).returncode != 0:
         if remove_on_failure:
             shutil.rmtree(VENV, ignore_errors=True)
-        fail(f"installing {' and '.join(TOX_REQUIREMENTS)} failed; see pip's output above.")
+        fail(f"installing {' and '.join(requirements)} failed; see pip's output above.")
 
 
 def pyenv_root() -> Path | None:
@@ -153,10 +152,14 @@ def run_tox(args: list[str]) -> int:
             continue
 
 
-def has_tox_env(name: str) -> bool:
+def tox_ini() -> configparser.ConfigParser:
     config = configparser.ConfigParser(interpolation=None)
     config.read(ROOT / "tox.ini")
-    return config.has_section(f"testenv:{name}")
+    return config
+
+
+def has_tox_env(name: str) -> bool:
+    return tox_ini().has_section(f"testenv:{name}")
 
 
 USAGE = __doc__.split("\n\n")[1] if __doc__ else ""

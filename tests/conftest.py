@@ -37,9 +37,9 @@ route_each_host_once()
 # default the youngest generation is collected every 700 new objects and the whole heap is
 # walked every hundred of those. Here the young generation is collected every 100,000 objects,
 # and the heap imported by collection is frozen (`pytest_collection_finish` below), so a full
-# collection walks only what the tests made. Garbage is still collected, in bigger batches: a
-# worker holds about 570 MB instead of 320 MB, and test_s3_guard.py with
-# test_production_untouched.py ran in 33 s instead of 47 s (docs/architecture.rst).
+# collection walks only what the tests made. Garbage is still collected, in bigger batches: one
+# process running test_s3_guard.py and test_production_untouched.py peaked at 570 MB instead of
+# 320 MB and took 33 s instead of 47 s (docs/architecture.rst).
 gc.set_threshold(100_000, 10, 10)
 
 # The browser test needs Playwright, which only the `browser` tox env installs (with Debian's

@@ -15,6 +15,7 @@ from moto.moto_server.werkzeug_app import (
     MotoRequestHandler,
     create_backend_app,
 )
+from server_threads import serve_in_background
 from werkzeug.serving import BaseWSGIServer, make_server
 
 Request = tuple[str, str]  # (HTTP method, path)
@@ -49,12 +50,7 @@ class CountingS3Server:
         self._server = make_server(
             "127.0.0.1", 0, self._app(), threaded=True, request_handler=_RequestHandler
         )
-        # serve_forever() looks for shutdown() every poll_interval (0.5 s by default): every
-        # test that stops a server would wait for it.
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-        )
-        self._thread.start()
+        self._thread = serve_in_background(self._server)
 
     def stop(self) -> None:
         assert self._server is not None and self._thread is not None

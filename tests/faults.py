@@ -16,6 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, TypeVar
 
 from moto.server import ThreadedMotoServer
+from server_threads import serve_in_background
 
 _T = TypeVar("_T")
 
@@ -48,12 +49,7 @@ class FaultProxy:
         self._lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
         self.server.daemon_threads = True
-        # serve_forever() looks for shutdown() every poll_interval (0.5 s by default): every
-        # test that stops a server would wait for it.
-        self._thread = threading.Thread(
-            target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-        )
-        self._thread.start()
+        self._thread = serve_in_background(self.server)
         self._timer = threading.Timer(LIFETIME, self.close)
         self._timer.daemon = True
         self._timer.start()

@@ -33,6 +33,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import unquote
 
+from server_threads import serve_in_background
+
 __all__ = ["FaultServer", "Received"]
 
 MAX_REQUESTS = 2_000
@@ -65,12 +67,7 @@ class FaultServer:
         self._flaky: dict[str, int] = {}
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
         self.server.daemon_threads = True
-        # serve_forever() looks for shutdown() every poll_interval (0.5 s by default): every
-        # test that stops a server would wait for it.
-        self._thread = threading.Thread(
-            target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-        )
-        self._thread.start()
+        self._thread = serve_in_background(self.server)
         self._timer = threading.Timer(LIFETIME, self.close)
         self._timer.daemon = True
         self._timer.start()
