@@ -50,7 +50,7 @@ class _ReadOnlyStream:
         self._source = source
         self._refuse = refuse
 
-    name = property(lambda self: self._source.name)
+    name = property(lambda self: getattr(self._source, "name", self._refuse.name))
     mode = property(lambda self: getattr(self._source, "mode", "rb"))
     closed = property(lambda self: self._source.closed)
     size = property(lambda self: self._source.size)
@@ -117,9 +117,11 @@ class ReadOnlyFile(File):  # type: ignore[type-arg]
     """
 
     def __init__(self, source: File[Any], *, backend: str, name: str | None = None) -> None:
-        self._refuse = _Refuser(source.name if name is None else name, backend)
+        # Django 4.2's InMemoryStorage hands out files with no name: they go by the name opened.
+        own_name = getattr(source, "name", None)
+        self._refuse = _Refuser(own_name if name is None else name, backend)
         stream = cast("IO[Any]", _ReadOnlyStream(source, self._refuse))
-        super().__init__(stream, name=source.name)
+        super().__init__(stream, name=self._refuse.name if own_name is None else own_name)
         self.mode = getattr(source, "mode", "rb")
         self._source = source
 
