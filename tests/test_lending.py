@@ -20,6 +20,7 @@ from django.core.files.storage import FileSystemStorage, InMemoryStorage
 from django.core.management import call_command
 from django.db.migrations.writer import MigrationWriter
 from django.test import override_settings
+from django_42 import OVERRIDE_DROPS_OPTIONS
 
 from fallback_storage import FallbackStorage, ReadOnlyStorage, ReadOnlyStorageError
 from fallback_storage.method_kinds import KNOWN_WRITE_METHODS, READ_METHODS
@@ -230,6 +231,7 @@ def collectstatic() -> None:
     call_command("collectstatic", interactive=False, verbosity=0)
 
 
+@OVERRIDE_DROPS_OPTIONS
 def test_collectstatic_into_an_empty_read_only_storage_writes_nothing(
     static_site: tuple[Path, Path],
 ) -> None:
@@ -245,6 +247,7 @@ def test_collectstatic_into_an_empty_read_only_storage_writes_nothing(
     assert tree(prod) == {}
 
 
+@OVERRIDE_DROPS_OPTIONS
 def test_collectstatic_over_a_collected_read_only_storage_refuses_post_process(
     static_site: tuple[Path, Path],
 ) -> None:

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 from django.test import override_settings
+from django_42 import PROGRESS_BAR_IN_ASCII
 from test_pull import FAULTY, FILE_SYSTEM, fallback, files_in, on_disk, pull, read_only, seed
 
 CONTENT = {f"photos/{n}.jpg": bytes([n]) * 200_000 for n in range(6)}
@@ -59,6 +60,7 @@ def on_a_terminal(*args: str) -> tuple[str, str]:
     return drawn.decode(), errors.getvalue()
 
 
+@PROGRESS_BAR_IN_ASCII
 def test_a_progress_bar_on_a_terminal(slow: None, local_dir: Path) -> None:
     drawn, errors = on_a_terminal("photos/", "--storage", "media", "--workers", "2")
 

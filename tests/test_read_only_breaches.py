@@ -24,6 +24,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import FileSystemStorage, InMemoryStorage, default_storage, storages
 from django.test import override_settings
 from django.utils.functional import SimpleLazyObject
+from django_42 import OVERRIDE_DROPS_OPTIONS
 from production import BACKEND, BUCKET, SEED, Production
 from storages.backends.s3 import S3ManifestStaticStorage, S3Storage
 
@@ -84,7 +85,9 @@ LAZY_WRITES: dict[str, tuple[str, Callable[[Any], object]]] = {
 }
 
 
-@pytest.mark.parametrize("lazy", ["default_storage", "SimpleLazyObject"])
+@pytest.mark.parametrize(
+    "lazy", [pytest.param("default_storage", marks=OVERRIDE_DROPS_OPTIONS), "SimpleLazyObject"]
+)
 def test_1_a_read_only_storage_over_a_lazy_object_protects_what_it_stands_for(
     unprotected: Production, lazy: str
 ) -> None:
@@ -105,6 +108,7 @@ def test_1_a_read_only_storage_over_a_lazy_object_protects_what_it_stands_for(
     unprotected.assert_untouched()
 
 
+@OVERRIDE_DROPS_OPTIONS
 def test_1_post_process_of_a_lazy_staticfiles_storage_is_refused(unprotected: Production) -> None:
     unprotected.before = unprotected.snapshot()
     with override_settings(STORAGES=storages_on(unprotected)):

@@ -20,6 +20,7 @@ import pytest
 from counting_s3 import CountingS3Server
 from django.conf import settings
 from django.test import Client, override_settings
+from django_42 import OVERRIDE_DROPS_OPTIONS
 
 PANEL = "fallback_storage.toolbar_panel.FallbackStoragePanel"
 LOCAL = "'default' backend 0 (FileSystemStorage)"
@@ -107,6 +108,7 @@ def layer_row(label: str) -> str:
     return re.escape(f'<tr data-layer="{html.escape(label)}">')
 
 
+@OVERRIDE_DROPS_OPTIONS
 @pytest.mark.django_db
 def test_the_panel_shows_each_call_its_layer_and_the_requests_production_received(
     toolbar_site: Path, s3_server: CountingS3Server, production_bucket: str
